@@ -1,0 +1,93 @@
+// Pre-training of the frozen parts for the built-in default, so BLIP-2's premise holds in miniature: the
+// image encoder learns from images only, the language model from text only; neither ever sees the other
+// modality. Both are cached: the phase's directory is named by a hash of the component's configuration,
+// the data and the settings, and a finished phase is restored instead of recomputed.
+
+import Foundation
+import Tensor
+
+/// An image encoder that can pre-train itself from images alone (e.g. masked-patch reconstruction).
+public protocol SelfSupervisedImageEncoder: ImageEncoder {
+  /// The image-only loss of a batch of pixels [B, 3, H, W]; randomness (masking) from `rng`.
+  func pretrainingLoss(_ pixels: Tensor, rng: inout RandomGenerator) throws -> Tensor
+}
+
+/// A stable 64-bit FNV-1a hash of strings, as hex (cache keys).
+public func stableHash(_ parts: [String]) -> String {
+  var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+  for byte in parts.joined(separator: "\u{1F}").utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+  return String(hash, radix: 16)
+}
+
+/// Pre-trains the frozen parts and caches them under `cacheDirectory`.
+public struct FrozenPartsPretraining {
+  /// Where cached pre-trained parts live (e.g. `runs/cache`).
+  public var cacheDirectory: URL?
+  /// Where progress lines go.
+  public var log: (String) -> Void = { print($0) }
+  /// Called after every step.
+  public var onStep: ((String, StepReport) -> Void)?
+
+  /// A pre-training helper caching under `cacheDirectory` (nil: no cache).
+  public init(cacheDirectory: URL?) { self.cacheDirectory = cacheDirectory }
+
+  /// Trains `encoder` on the training images of `data` with its image-only objective (or restores the
+  /// cached result), then leaves it in evaluation mode.
+  public func pretrainEncoder(_ encoder: any SelfSupervisedImageEncoder, data: any Dataset,
+                              settings: TrainerSettings) throws -> TrainingState {
+    let key = stableHash(["encoder", encoder.kind, encoder.summary, "\(encoder.module.parameterCount)", data.name, "\(settings)"])
+    let directory = cacheDirectory?.appendingPathComponent("encoder-\(encoder.kind)-\(key)")
+    let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
+                              parameters: encoder.module.namedParameters())
+    encoder.module.train()
+    defer { encoder.module.eval() }
+    log("pre-training the image encoder (\(encoder.summary)) on images only, \(settings.steps) steps"
+      + (directory.map { " (cached in \($0.path))" } ?? ""))
+    return try trainer.run(datasetCount: data.count(.train), report: { onStep?("encoder", $0) }) { input, rng in
+      let size = encoder.imageSize
+      let examples = try input.indices.map { try data.example(.train, $0) }
+      let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
+      let loss = try encoder.pretrainingLoss(pixels, rng: &rng)
+      return ObjectiveLosses(total: loss, values: ["reconstruction": loss.item])
+    }
+  }
+
+  /// Trains `languageModel` on `texts` only (or restores the cached result), then leaves it in evaluation mode.
+  public func pretrainLanguageModel(_ languageModel: any LanguageModel, texts: [String], corpusName: String,
+                                    settings: TrainerSettings, maxLength: Int = 40) throws -> TrainingState {
+    guard !texts.isEmpty else { throw TrainingError.invalidSetting("pre-training the LM: no texts") }
+    let key = stableHash(["lm", languageModel.kind, languageModel.summary, "\(languageModel.module.parameterCount)",
+                          corpusName, "\(texts.count)", "\(settings)"])
+    let directory = cacheDirectory?.appendingPathComponent("lm-\(languageModel.kind)-\(key)")
+    let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
+                              parameters: languageModel.module.namedParameters())
+    let tokenizer = languageModel.tokenizer
+    let end = tokenizer.eosId.map { [$0] } ?? []
+    languageModel.module.train()
+    defer { languageModel.module.eval() }
+    log("pre-training the language model (\(languageModel.summary)) on text only, \(settings.steps) steps"
+      + (directory.map { " (cached in \($0.path))" } ?? ""))
+    return try trainer.run(datasetCount: texts.count, report: { onStep?("lm", $0) }) { input, rng in
+      let sequences = input.indices.map { Array(tokenizer.encode(texts[$0]).prefix(maxLength)) + end }
+      let batch = sequences.count
+      let noPrefix = Tensor.zeros([batch, 0, languageModel.embeddingDim])
+      let loss: Tensor
+      switch languageModel.architecture {
+      case .decoderOnly:
+        loss = try languageModel.loss(prefix: noPrefix, input: .empty(batch: batch),
+                                      target: TokenBatch(sequences, padId: tokenizer.padId))
+      case .encoderDecoder:
+        // Text-only prefix-LM: the encoder reads the first part, the decoder continues it.
+        var inputs: [[Int]] = [], targets: [[Int]] = []
+        for sequence in sequences {
+          let split = sequence.count < 2 ? 0 : 1 + rng.nextInt(below: Swift.max(1, sequence.count / 2))
+          inputs.append(Array(sequence.prefix(split)))
+          targets.append(Array(sequence.dropFirst(split)))
+        }
+        loss = try languageModel.loss(prefix: noPrefix, input: TokenBatch(inputs, padId: tokenizer.padId),
+                                      target: TokenBatch(targets, padId: tokenizer.padId))
+      }
+      return ObjectiveLosses(total: loss, values: ["lm": loss.item])
+    }
+  }
+}

@@ -1,0 +1,173 @@
+// `lab.compose`, `lab.pretrain.encoder` / `lab.pretrain.lm`, and `lab.run` with `:stage1`, `:stage2`,
+// `:evaluate`: the Lua face of `Blip2Model`, `FrozenPartsPretraining` and `Run`.
+//
+// Runs live under `<runs>/<experiment>/<name>/seed-<n>/`; a finished phase with the same configuration is
+// not recomputed and an interrupted one resumes (the trainer's rules). `--dry-run` caps every phase at 2
+// steps and evaluation at 8 examples, in a separate `dry-run` folder, so a script is checked in seconds.
+
+import Blip2Core
+import Foundation
+import Tensor
+
+extension LabTypeName {
+  /// A composed model (`lab.compose`).
+  public static let model = "Model"
+  /// A run (`lab.run`).
+  public static let run = "Run"
+}
+
+extension ScriptEngine {
+  /// Installs `lab.compose`, `lab.pretrain.*` and `lab.run`. Runs go under `runsDirectory/experiment`.
+  public func installRunFunctions(runsDirectory: URL, experiment: String) throws {
+    let root = runsDirectory.appendingPathComponent(dryRun ? "dry-run/\(experiment)" : experiment)
+    try lua.defineType(Blip2Model.self, name: LabTypeName.model, describe: { $0.summary }, methods: [
+      "summary": { model, _ in [.string(model.summary)] },
+      "parameters": { model, _ in
+        [.int(model.parts.reduce(0) { $0 + $1.parameters }), .int(model.parts.reduce(0) { $0 + $1.trainable })]
+      },
+    ])
+    try lua.defineType(Run.self, name: LabTypeName.run, describe: { "Run \($0.name) (seed \($0.seed))" }, methods: [
+      "stage1": { run, arguments in try Self.stage1(run, try arguments.table(1, "the stage-1 options"), dryRun: self.dryRun) },
+      "stage2": { run, arguments in try Self.stage2(run, try arguments.table(1, "the stage-2 options"), dryRun: self.dryRun) },
+      "evaluate": { run, arguments in try Self.evaluate(run, try arguments.table(1, "the evaluation options"), dryRun: self.dryRun) },
+      "directory": { run, _ in [.string(run.directory?.path ?? "")] },
+    ])
+    try addFunction("compose") { _, arguments in
+      let options = try OptionTable(try arguments.table(1, "the parts"), function: "lab.compose", keys: ["encoder", "bridge", "lm", "seed"])
+      let encoder: any ImageEncoder = try Self.component(options, "encoder", function: "lab.compose")
+      let bridge: any Bridge = try Self.component(options, "bridge", function: "lab.compose")
+      let lm: (any LanguageModel)? = options.contains("lm") ? try Self.component(options, "lm", function: "lab.compose") : nil
+      guard bridge.imageFeatureDim == encoder.featureDim else {
+        throw LabError("lab.compose: the bridge reads \(bridge.imageFeatureDim)-wide image features but the encoder "
+          + "gives \(encoder.featureDim); set the bridge's imageWidth = \(encoder.featureDim)")
+      }
+      let model = Blip2Model(encoder: encoder, bridge: bridge, languageModel: lm, seed: UInt64(try options.int("seed", default: 0)))
+      return [.object(LuaObject(model, typeName: LabTypeName.model))]
+    }
+    try addFunction("pretrain.encoder") { engine, arguments in
+      let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: "lab.pretrain.encoder",
+                                    keys: ["encoder", "data", "steps", "batch", "lr", "seed"])
+      let encoder: any ImageEncoder = try Self.component(options, "encoder", function: "lab.pretrain.encoder")
+      guard let trainable = encoder as? any SelfSupervisedImageEncoder else {
+        throw LabError("lab.pretrain.encoder: \(encoder.kind) has no image-only objective to pre-train with")
+      }
+      let data = try Self.dataset(options, function: "lab.pretrain.encoder")
+      var pretraining = FrozenPartsPretraining(cacheDirectory: runsDirectory.appendingPathComponent("cache"))
+      pretraining.log = engine.output
+      let progress = ProgressPrinter(title: "pretrain encoder")
+      pretraining.onStep = { progress.update($1) }
+      _ = try pretraining.pretrainEncoder(trainable, data: data, settings: try Self.settings(options, dryRun: engine.dryRun,
+        defaults: (steps: 500, batch: 32, lr: 1e-3)))
+      return [options.value("encoder")]
+    }
+    try addFunction("pretrain.lm") { engine, arguments in
+      let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: "lab.pretrain.lm",
+                                    keys: ["lm", "data", "steps", "batch", "lr", "seed"])
+      let lm: any LanguageModel = try Self.component(options, "lm", function: "lab.pretrain.lm")
+      let data = try Self.dataset(options, function: "lab.pretrain.lm")
+      // Text only: the training captions and the questions with their answers in the VQA prompt format.
+      var texts: [String] = []
+      for index in 0..<data.count(.train) {
+        let example = try data.example(.train, index)
+        texts += example.captions
+        texts += example.questions.map { "Question: \($0.question) Answer: \($0.answers.first ?? "")" }
+      }
+      var pretraining = FrozenPartsPretraining(cacheDirectory: runsDirectory.appendingPathComponent("cache"))
+      pretraining.log = engine.output
+      let progress = ProgressPrinter(title: "pretrain lm")
+      pretraining.onStep = { progress.update($1) }
+      _ = try pretraining.pretrainLanguageModel(lm, texts: texts, corpusName: data.name,
+                                            settings: try Self.settings(options, dryRun: engine.dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-3)))
+      return [options.value("lm")]
+    }
+    try addFunction("run") { engine, arguments in
+      let options = try OptionTable(try arguments.table(1, "the run options"), function: "lab.run",
+                                    keys: ["name", "model", "data", "seed"])
+      try engine.checkSettingsWereRead(file: nil)
+      let name = try options.string("name")
+      let seed = try options.int("seed", default: 1)
+      guard case let .object(object) = options.value("model"), let model = object.value as? Blip2Model else {
+        throw LabError("lab.run: 'model' must be a Model from lab.compose")
+      }
+      let data = try Self.dataset(options, function: "lab.run")
+      let directory = root.appendingPathComponent(name).appendingPathComponent("seed-\(seed)")
+      let run = Run(name: name, directory: directory, model: model, data: data, seed: UInt64(seed))
+      run.log = engine.output
+      let progress = [ProgressPrinter(title: "\(name) stage 1"), ProgressPrinter(title: "\(name) stage 2")]
+      run.onStep = { phase, report in progress[phase == "stage1" ? 0 : 1].update(report) }
+      return [.object(LuaObject(run, typeName: LabTypeName.run))]
+    }
+  }
+
+  static func component<T>(_ options: OptionTable, _ key: String, function: String) throws -> T {
+    guard case let .object(object) = options.value(key) else {
+      throw LabError("\(function): '\(key)' is required: build it with lab.\(key == "lm" ? "lm" : key).<name>{...}")
+    }
+    guard let typed = object.value as? T else {
+      throw LabError("\(function): '\(key)' must be \(String(describing: T.self)), got \(LuaObject.article(object.typeName))")
+    }
+    return typed
+  }
+
+  static func dataset(_ options: OptionTable, function: String) throws -> any Dataset {
+    guard case let .object(object) = options.value("data"), let data = object.value as? any Dataset else {
+      throw LabError("\(function): 'data' must be a dataset from lab.data.<name>{...}")
+    }
+    return data
+  }
+
+  static func settings(_ options: OptionTable, dryRun: Bool, defaults: (steps: Int, batch: Int, lr: Double),
+                       minLearningRate: Double = 0) throws -> TrainerSettings {
+    var steps = try options.int("steps", default: defaults.steps, range: 0...10_000_000)
+    if dryRun { steps = Swift.min(steps, 2) }
+    return TrainerSettings(steps: steps, batchSize: try options.int("batch", default: defaults.batch, range: 1...100_000),
+                           learningRate: try options.double("lr", default: defaults.lr, range: 1e-9...10),
+                           minLearningRate: minLearningRate, checkpointEvery: Swift.max(1, steps / 10),
+                           seed: UInt64(try options.int("seed", default: 0)))
+  }
+
+  static func stage1(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {
+    let options = try OptionTable(table, function: "Run:stage1", keys: ["steps", "batch", "lr", "losses", "masks", "textLength", "seed"])
+    var mix = LossMix.paper
+    if case let .object(object) = options.value("losses") {
+      guard let given = object.value as? LossMix else { throw LabError("Run:stage1: 'losses' must come from lab.losses{...}") }
+      mix = given
+    } else if case .table = options.value("losses") {
+      throw LabError("Run:stage1: give the losses as lab.losses{ itc = 1, itm = 1, itg = 1 }")
+    }
+    var masks = MaskSchedule()
+    if case let .object(object) = options.value("masks") {
+      guard let given = object.value as? MaskSchedule else { throw LabError("Run:stage1: 'masks' must come from lab.schedule{...}") }
+      masks = given
+    }
+    let state = try run.stage1(settings: try settings(options, dryRun: dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-4)),
+                               mix: mix, masks: masks, textLength: try options.int("textLength", default: 32, range: 2...512))
+    return [.table(state.lastLosses.mapValues { .double(Double($0)) })]
+  }
+
+  static func stage2(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {
+    let options = try OptionTable(table, function: "Run:stage2", keys: ["steps", "batch", "lr", "minLr", "prompt", "textLength", "seed"])
+    let state = try run.stage2(settings: try settings(options, dryRun: dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-4),
+                                                      minLearningRate: try options.double("minLr", default: 0, range: 0...10)),
+                               prompt: try options.string("prompt", default: ""),
+                               textLength: try options.int("textLength", default: 32, range: 2...512))
+    return [.table(state.lastLosses.mapValues { .double(Double($0)) })]
+  }
+
+  static func evaluate(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {
+    let options = try OptionTable(table, function: "Run:evaluate", keys: ["tasks", "split", "limit", "prompt"])
+    let names = try options.strings("tasks", default: EvaluationTask.allCases.map(\.rawValue))
+    let tasks = try names.map { name -> EvaluationTask in
+      guard let task = EvaluationTask(rawValue: name) else {
+        throw LabError("Run:evaluate: no task '\(name)'; tasks are \(EvaluationTask.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      return task
+    }
+    let splitName = try options.string("split", default: "test", allowed: Split.allCases.map(\.rawValue))
+    var limit = options.contains("limit") ? try options.int("limit", range: 1...1_000_000) : nil
+    if dryRun { limit = Swift.min(limit ?? 8, 8) }
+    let result = try run.evaluate(tasks, split: Split(rawValue: splitName) ?? .test, limit: limit,
+                                  captionPrompt: try options.string("prompt", default: ""))
+    return [.table(result.mapValues { .double($0) })]
+  }
+}
