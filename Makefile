@@ -22,9 +22,9 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE) --product blip2lab
 
-## quickstart: the main job on the built-in default (for now: the op benchmarks).
+## quickstart: the main job: BLIP-2's two stages end to end on the built-in Shapes data (Experiments/quickstart.lua).
 quickstart: build
-	$(SWIFT) run $(RELEASE) blip2lab bench ops
+	$(SWIFT) run $(RELEASE) blip2lab run Experiments/quickstart.lua
 
 ## test: the whole test suite, in release mode (numeric code is 10-50x slower in debug).
 test: deps

@@ -48,10 +48,17 @@ let package = Package(
     // Graphviz drawings of masks, models and attention maps (libgvc in-process).
     .target(name: "Rendering", dependencies: ["CGraphviz", "Blip2Core", "Tensor"], path: "Sources/Rendering"),
 
+    // Everything put together: the registry of all built-in plugins and a script engine ready for experiments.
+    .target(
+      name: "LabKit",
+      dependencies: ["Blip2Core", "Scripting", "QFormer", "ViT", "ConvNet", "DecoderLM", "EncoderDecoderLM", "Shapes"],
+      path: "Sources/LabKit"),
+
     .executableTarget(
       name: "blip2lab",
       dependencies: [
-        "Tensor", "Blip2Core", "Scripting", "Rendering", "QFormer", "ViT", "ConvNet", "DecoderLM", "EncoderDecoderLM", "Shapes",
+        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer", "ViT", "ConvNet", "DecoderLM",
+        "EncoderDecoderLM", "Shapes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/blip2lab"),
@@ -68,6 +75,8 @@ let package = Package(
                 path: "Tests/LanguageModelTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "ShapesTests", dependencies: ["Shapes", "Blip2Core", "Tensor"], path: "Tests/ShapesTests",
                 resources: [.copy("Fixtures")]),
+    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor"],
+                path: "Tests/EndToEndTests"),
     .testTarget(name: "QFormerTests", dependencies: ["QFormer", "Blip2Core", "Tensor"], path: "Tests/QFormerTests",
                 resources: [.copy("Fixtures")]),
   ]

@@ -4,6 +4,7 @@
 // cell's per-cell standardized pixels from the feature vector of that cell. Same objective as the ViT
 // plugin's `MaskedImageModeling`, so encoders pre-trained either way are compared fairly.
 
+import Blip2Core
 import Tensor
 
 /// A ConvNet plus a linear pixel head for masked reconstruction. Optimize `parameters`, keep `encoder`.
@@ -84,5 +85,16 @@ public final class ConvNetMaskedImageModeling: Module, @unchecked Sendable {
       }
     }
     return Tensor(shape: [batch, grid * grid, width], data: values)
+  }
+}
+
+extension ConvNetMaskedImageModeling: ImagePretrainingObjective {
+  public var module: Module { self }
+}
+
+extension ConvNet: SelfSupervisedImageEncoder {
+  /// Masked-cell reconstruction (`ConvNetMaskedImageModeling`, 60% of the cells).
+  public func pretrainingObjective(seed: UInt64) -> any ImagePretrainingObjective {
+    ConvNetMaskedImageModeling(encoder: self, seed: seed)
   }
 }

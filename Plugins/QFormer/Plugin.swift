@@ -14,8 +14,8 @@ public enum QFormerPlugin {
   ///
   /// Config keys (all optional): `size` ("paper" (default) or "sandbox": the preset the others override),
   /// `hidden`, `layers`, `heads`, `intermediate`, `queries`, `crossEvery`, `imageWidth` (default: the image
-  /// encoder's feature width from the build context, else the preset's), `vocabularySize`, `maxPositions`,
-  /// `dropout`, `embedDim`, `decoderTokenId` (default: the last id), `visionLayerNorm`, `seed` (default: the
+  /// encoder's feature width from the build context, else the preset's), `vocabularySize` (default: the build context's tokenizer's, unless weights are loaded), `maxPositions`,
+  /// `dropout`, `embedDim`, `initStd` (the random initialization's standard deviation; BERT's 0.02), `decoderTokenId` (default: the last id; with the build context's word tokenizer, its `[DEC]`), `visionLayerNorm`, `seed` (default: the
   /// build context's). Weights (each a safetensors file or a Hugging Face folder): `bert` (initialize from
   /// BERT, as the paper), `huggingFace` (a transformers BLIP-2 checkpoint), `lavis` (LAVIS parameter names,
   /// e.g. a converted `blip2_pretrained.pth`, or a Blip2Lab checkpoint).
@@ -25,6 +25,9 @@ public enum QFormerPlugin {
       config, context in
       let seed = UInt64(truncatingIfNeeded: try config.int("seed", default: Int(truncatingIfNeeded: context.seed)))
       let qformer = try QFormer(try configuration(config, context: context), seed: seed)
+      if !loadsWeights(config), let words = context.tokenizer as? WordTokenizer {
+        try qformer.setTokenizer(words)
+      }
       if config.contains("bert") {
         try qformer.initializeFromBERT(try loadTensors(try config.string("bert")))
       }
@@ -52,14 +55,23 @@ public enum QFormerPlugin {
     c.queries = try config.int("queries", default: c.queries, range: 1...4096)
     c.crossEvery = try config.int("crossEvery", default: c.crossEvery, range: 1...c.layers)
     c.imageWidth = try config.int("imageWidth", default: context.imageFeatureDim ?? c.imageWidth, range: 1...65536)
-    c.vocabularySize = try config.int("vocabularySize", default: c.vocabularySize, range: 1...1_000_000)
+    // The build context's tokenizer (the built-in vocabulary) sets the default size, unless weights are loaded
+    // (their vocabulary is BERT's).
+    let vocabulary = loadsWeights(config) ? c.vocabularySize : (context.tokenizer?.vocabularySize ?? c.vocabularySize)
+    c.vocabularySize = try config.int("vocabularySize", default: vocabulary, range: 1...1_000_000)
     c.maxPositions = try config.int("maxPositions", default: c.maxPositions, range: 1...65536)
     c.dropout = Float(try config.double("dropout", default: Double(c.dropout), range: 0...0.99))
     c.embedDim = try config.int("embedDim", default: c.embedDim, range: 1...16384)
+    c.initStd = Float(try config.double("initStd", default: Double(c.initStd), range: 1e-6...10))
     c.decoderTokenId = try config.int("decoderTokenId", default: c.vocabularySize - 1, range: 0...(c.vocabularySize - 1))
     c.visionLayerNorm = try config.bool("visionLayerNorm", default: c.visionLayerNorm)
     try c.validate()
     return c
+  }
+
+  /// Whether the config loads weights (whose vocabulary, BERT's, then fixes the text side).
+  static func loadsWeights(_ config: ConfigReader) -> Bool {
+    ["bert", "huggingFace", "lavis"].contains(where: config.contains)
   }
 
   /// The tensors of a safetensors file, or of a Hugging Face folder (`model.safetensors` or shards).

@@ -8,6 +8,7 @@
 // frozen (every patch present), so no train/use mismatch. MAE's speed-up (the encoder reads only 25% of
 // the patches) matters little at 64 tokens.
 
+import Blip2Core
 import Tensor
 
 /// A vision transformer plus what pre-training adds to it (a mask token and a linear pixel head).
@@ -100,4 +101,15 @@ public func maskedMeanSquaredError(_ prediction: Tensor, _ target: Tensor, mask:
                        data: mask.map { $0 ? scale : 0 })  // [B, N, 1]
   let difference = prediction - target  // [B, N, F]
   return (difference * difference * weights).sum()
+}
+
+extension MaskedImageModeling: ImagePretrainingObjective {
+  public var module: Module { self }
+}
+
+extension VisionTransformer: SelfSupervisedImageEncoder {
+  /// SimMIM masked-patch reconstruction (`MaskedImageModeling`, 60% of the patches).
+  public func pretrainingObjective(seed: UInt64) -> any ImagePretrainingObjective {
+    MaskedImageModeling(encoder: self, seed: seed)
+  }
 }

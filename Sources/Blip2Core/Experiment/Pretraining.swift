@@ -8,7 +8,16 @@ import Tensor
 
 /// An image encoder that can pre-train itself from images alone (e.g. masked-patch reconstruction).
 public protocol SelfSupervisedImageEncoder: ImageEncoder {
-  /// The image-only loss of a batch of pixels [B, 3, H, W]; randomness (masking) from `rng`.
+  /// A fresh image-only objective around this encoder (its head, if any, initialized from `seed`). Training
+  /// the objective's parameters trains the encoder; the head is dropped afterwards.
+  func pretrainingObjective(seed: UInt64) -> any ImagePretrainingObjective
+}
+
+/// An image-only training objective wrapped around an encoder (masked reconstruction, say).
+public protocol ImagePretrainingObjective: AnyObject {
+  /// The parameters trained: the encoder's and the objective's own (a head, a mask token).
+  var module: Module { get }
+  /// The loss (a scalar) of a batch of pixels [B, 3, H, W]; randomness (masking) from `rng`.
   func pretrainingLoss(_ pixels: Tensor, rng: inout RandomGenerator) throws -> Tensor
 }
 
@@ -35,19 +44,20 @@ public struct FrozenPartsPretraining {
   /// cached result), then leaves it in evaluation mode.
   public func pretrainEncoder(_ encoder: any SelfSupervisedImageEncoder, data: any Dataset,
                               settings: TrainerSettings) throws -> TrainingState {
-    let key = stableHash(["encoder", encoder.kind, encoder.summary, "\(encoder.module.parameterCount)", data.name, "\(settings)"])
+    let key = stableHash(["encoder", encoder.kind, encoder.summary, encoder.module.contentFingerprint, data.name, "\(settings)"])
     let directory = cacheDirectory?.appendingPathComponent("encoder-\(encoder.kind)-\(key)")
+    let objective = encoder.pretrainingObjective(seed: mixSeed(settings.seed, 0x5EED))
     let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
-                              parameters: encoder.module.namedParameters())
-    encoder.module.train()
-    defer { encoder.module.eval() }
+                              parameters: objective.module.namedParameters())
+    objective.module.train()
+    defer { objective.module.eval() }
     log("pre-training the image encoder (\(encoder.summary)) on images only, \(settings.steps) steps"
       + (directory.map { " (cached in \($0.path))" } ?? ""))
     return try trainer.run(datasetCount: data.count(.train), report: { onStep?("encoder", $0) }) { input, rng in
       let size = encoder.imageSize
       let examples = try input.indices.map { try data.example(.train, $0) }
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
-      let loss = try encoder.pretrainingLoss(pixels, rng: &rng)
+      let loss = try objective.pretrainingLoss(pixels, rng: &rng)
       return ObjectiveLosses(total: loss, values: ["reconstruction": loss.item])
     }
   }
@@ -56,7 +66,7 @@ public struct FrozenPartsPretraining {
   public func pretrainLanguageModel(_ languageModel: any LanguageModel, texts: [String], corpusName: String,
                                     settings: TrainerSettings, maxLength: Int = 40) throws -> TrainingState {
     guard !texts.isEmpty else { throw TrainingError.invalidSetting("pre-training the LM: no texts") }
-    let key = stableHash(["lm", languageModel.kind, languageModel.summary, "\(languageModel.module.parameterCount)",
+    let key = stableHash(["lm", languageModel.kind, languageModel.summary, languageModel.module.contentFingerprint,
                           corpusName, "\(texts.count)", "\(settings)"])
     let directory = cacheDirectory?.appendingPathComponent("lm-\(languageModel.kind)-\(key)")
     let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,

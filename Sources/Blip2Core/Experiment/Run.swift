@@ -47,10 +47,15 @@ public final class Run {
     try indices.map { try data.example(split, $0) }
   }
 
-  /// A fingerprint of what defines a phase, so a changed configuration is not resumed from the wrong files.
+  /// A fingerprint of what defines a phase, so a changed configuration is not resumed from the wrong files:
+  /// the settings, the data, the seed, and the exact weights every part starts the phase with (a re-trained
+  /// frozen encoder, or a stage 1 run differently, makes a different stage 1 or stage 2).
   private func fingerprint(_ phase: String, _ parts: [String]) -> String {
+    var modules = [model.encoder.module, model.bridge.module]
+    if let projection = model.projection { modules.append(projection) }
+    if let lm = model.languageModel { modules.append(lm.module) }
     let text = ([phase, data.name, "\(seed)"] + model.parts.map { "\($0.role):\($0.kind):\($0.summary):\($0.parameters)" }
-      + parts).joined(separator: "|")
+      + modules.map(\.contentFingerprint) + parts).joined(separator: "|")
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
     return String(hash, radix: 16)

@@ -35,7 +35,8 @@ public enum CiderD {
       var norm = [Double](repeating: 0, count: n)
       var length = 0.0
       for k in 0..<n {
-        for (ngram, termFrequency) in cooked.counts[k] {
+        // Sorted: dictionary order varies between instances, and sums in another order differ in the last bit.
+        for (ngram, termFrequency) in cooked.counts[k].sorted(by: { $0.key < $1.key }) {
           let df = log(max(1.0, documentFrequency["\(k)|" + ngram] ?? 0))
           let value = Double(termFrequency) * (logImages - df)
           vec[k][ngram] = value
@@ -55,7 +56,7 @@ public enum CiderD {
         let delta = hypothesis.length - reference.length
         for k in 0..<n {
           var value = 0.0
-          for (ngram, weight) in hypothesis.vec[k] {
+          for (ngram, weight) in hypothesis.vec[k].sorted(by: { $0.key < $1.key }) {
             let referenceWeight = reference.vec[k][ngram] ?? 0
             value += min(weight, referenceWeight) * referenceWeight
           }

@@ -51,7 +51,7 @@ public final class ScriptEngine {
   ///   - output: where `print` writes.
   /// - Throws: `ScriptError` (kind `.setup`) for a malformed `--set`, or if Lua fails to start.
   public init(registry: Registry = Registry(), settings: [String] = [], dryRun: Bool = false,
-              buildContext: BuildContext = BuildContext(), output: @escaping (String) -> Void = { print($0) }) throws {
+              buildContext: BuildContext = BuildContext(), output: @escaping (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) throws {
     var overrides = [String: (value: ConfigValue, text: String)]()
     for assignment in settings {
       do {

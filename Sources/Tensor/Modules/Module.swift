@@ -40,6 +40,22 @@ open class Module: @unchecked Sendable {
   /// The number of parameter elements.
   public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
+  /// A 64-bit fingerprint (hex) of every parameter's name, shape and exact values: equal modules give equal
+  /// fingerprints, and changing any weight changes it (with overwhelming probability). Runs resume a phase
+  /// only from files made from the same starting weights.
+  public var contentFingerprint: String {
+    var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+    func mix(_ value: UInt64) { hash = (hash ^ value) &* 0xFF51_AFD7_ED55_8CCD; hash ^= hash >> 32 }
+    for (name, tensor) in namedParameters() {
+      for byte in name.utf8 { mix(UInt64(byte)) }
+      for size in tensor.shape { mix(UInt64(size) | 1 << 63) }
+      tensor.data.withUnsafeBufferPointer { values in
+        for value in values { mix(UInt64(value.bitPattern)) }
+      }
+    }
+    return String(hash, radix: 16)
+  }
+
   /// The number of trainable parameter elements.
   public var trainableParameterCount: Int { trainableParameters.reduce(0) { $0 + $1.1.count } }
 

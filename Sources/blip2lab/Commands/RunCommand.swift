@@ -3,6 +3,7 @@
 import ArgumentParser
 import Blip2Core
 import Foundation
+import LabKit
 import Scripting
 
 /// `blip2lab run`.
@@ -34,10 +35,8 @@ struct RunCommand: ParsableCommand {
 
   func run() throws {
     do {
-      let engine = try ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun,
-                                    buildContext: BuildContext(tokenizer: builtInTokenizer()))
-      let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
-      try engine.installRunFunctions(runsDirectory: URL(fileURLWithPath: runs), experiment: experiment)
+      let engine = try makeExperimentEngine(script: script, runsDirectory: URL(fileURLWithPath: runs),
+                                            settings: settings, dryRun: dryRun)
       try engine.run(file: script)
     } catch let error as ScriptError {
       var lines = [error.file == nil ? "\(script): \(error.message)" : (error.errorDescription ?? error.message)]

@@ -1,0 +1,44 @@
+// LabKit: what the `blip2lab` command puts together: the registry of every built-in plugin (one
+// registration line per component family), the built-in tokenizer, and a script engine ready to run
+// experiments. Tests use it to run scripts end to end.
+
+import Blip2Core
+import ConvNet
+import DecoderLM
+import EncoderDecoderLM
+import QFormer
+import Foundation
+import Scripting
+import Shapes
+import ViT
+
+/// All built-in components, by family and name.
+public func makeStandardRegistry() throws -> Registry {
+  var registry = Registry()
+  try ShapesPlugin.register(into: &registry)
+  try DecoderLMPlugin.register(into: &registry)
+  try EncoderDecoderLMPlugin.register(into: &registry)
+  try ViTPlugin.register(into: &registry)
+  try ConvNetPlugin.register(into: &registry)
+  try QFormerPlugin.register(into: &registry)
+  return registry
+}
+
+/// The built-in tokenizer: the Shapes grammar's words plus those of the VQA prompt ("Question: ... Answer:").
+public func builtInTokenizer() -> WordTokenizer {
+  WordTokenizer(words: Array(Set(ShapesDataset.vocabulary + ["question", "answer", ":"])).sorted())
+}
+
+/// A script engine with every built-in component, the built-in tokenizer, and `lab.compose` / `lab.run`
+/// writing under `runsDirectory/<experiment>` (experiment: the script's file name without extension).
+public func makeExperimentEngine(script: String, runsDirectory: URL, settings: [String] = [], dryRun: Bool = false,
+                                 output: ((String) -> Void)? = nil) throws -> ScriptEngine {
+  let context = BuildContext(tokenizer: builtInTokenizer())
+  let engine = try output.map {
+    try ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun, buildContext: context,
+                     output: $0)
+  } ?? ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun, buildContext: context)
+  let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
+  try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment)
+  return engine
+}
