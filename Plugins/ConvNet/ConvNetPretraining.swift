@@ -90,6 +90,7 @@ public final class ConvNetMaskedImageModeling: Module, @unchecked Sendable {
 
 extension ConvNetMaskedImageModeling: ImagePretrainingObjective {
   public var module: Module { self }
+  public var summary: String { "masked cells \(Int((maskRatio * 100).rounded()))%, per-cell normalized pixel targets" }
 }
 
 extension ConvNet: SelfSupervisedImageEncoder {

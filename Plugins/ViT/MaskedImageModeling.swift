@@ -105,11 +105,17 @@ public func maskedMeanSquaredError(_ prediction: Tensor, _ target: Tensor, mask:
 
 extension MaskedImageModeling: ImagePretrainingObjective {
   public var module: Module { self }
+  public var summary: String {
+    "masked patches \(Int((maskRatio * 100).rounded()))%, \(normalizeTargets ? "per-patch normalized" : "raw") pixel targets"
+  }
 }
 
 extension VisionTransformer: SelfSupervisedImageEncoder {
-  /// SimMIM masked-patch reconstruction (`MaskedImageModeling`, 60% of the patches).
+  /// SimMIM masked-patch reconstruction (`MaskedImageModeling`, 60% of the patches) with raw pixel targets.
+  /// Not MAE's per-patch normalized targets: a patch of one flat colour (the inside of a shape, the background)
+  /// normalizes to zeros whatever its colour, so the encoder learns to drop colour. Measured on Shapes (stage-1
+  /// ITC after 200 steps, tiny Q-Former): random ViT 2.42, normalized-target ViT 3.29, chance 3.47.
   public func pretrainingObjective(seed: UInt64) -> any ImagePretrainingObjective {
-    MaskedImageModeling(encoder: self, seed: seed)
+    MaskedImageModeling(encoder: self, normalizeTargets: false, seed: seed)
   }
 }

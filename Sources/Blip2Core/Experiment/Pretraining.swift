@@ -17,6 +17,8 @@ public protocol SelfSupervisedImageEncoder: ImageEncoder {
 public protocol ImagePretrainingObjective: AnyObject {
   /// The parameters trained: the encoder's and the objective's own (a head, a mask token).
   var module: Module { get }
+  /// What the objective is, with its settings (part of the pre-training cache key).
+  var summary: String { get }
   /// The loss (a scalar) of a batch of pixels [B, 3, H, W]; randomness (masking) from `rng`.
   func pretrainingLoss(_ pixels: Tensor, rng: inout RandomGenerator) throws -> Tensor
 }
@@ -44,14 +46,15 @@ public struct FrozenPartsPretraining {
   /// cached result), then leaves it in evaluation mode.
   public func pretrainEncoder(_ encoder: any SelfSupervisedImageEncoder, data: any Dataset,
                               settings: TrainerSettings) throws -> TrainingState {
-    let key = stableHash(["encoder", encoder.kind, encoder.summary, encoder.module.contentFingerprint, data.name, "\(settings)"])
-    let directory = cacheDirectory?.appendingPathComponent("encoder-\(encoder.kind)-\(key)")
     let objective = encoder.pretrainingObjective(seed: mixSeed(settings.seed, 0x5EED))
+    let key = stableHash(["encoder", encoder.kind, encoder.summary, objective.summary, encoder.module.contentFingerprint,
+                          data.name, "\(settings)"])
+    let directory = cacheDirectory?.appendingPathComponent("encoder-\(encoder.kind)-\(key)")
     let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
                               parameters: objective.module.namedParameters())
     objective.module.train()
     defer { objective.module.eval() }
-    log("pre-training the image encoder (\(encoder.summary)) on images only, \(settings.steps) steps"
+    log("pre-training the image encoder (\(encoder.summary)) on images only (\(objective.summary)), \(settings.steps) steps"
       + (directory.map { " (cached in \($0.path))" } ?? ""))
     return try trainer.run(datasetCount: data.count(.train), report: { onStep?("encoder", $0) }) { input, rng in
       let size = encoder.imageSize

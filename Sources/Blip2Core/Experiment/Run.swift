@@ -34,6 +34,10 @@ public final class Run {
   /// Called after every training step (progress bars, curves).
   public var onStep: ((String, StepReport) -> Void)?
 
+  /// The bridge's weights at the end of stage 1. Retrieval is evaluated with them (as in BLIP-2, where
+  /// retrieval uses the stage-1 model: stage 2 trains the bridge for the LM only, and its ITC/ITM heads drift).
+  private var stage1Weights: [(String, [Float])]?
+
   /// A run.
   public init(name: String, directory: URL?, model: Blip2Model, data: any Dataset, seed: UInt64) {
     self.name = name
@@ -78,6 +82,7 @@ public final class Run {
     learner.module.train()
     defer { learner.module.eval() }
     log("\(name): stage 1, \(settings.steps) steps of \(settings.batchSize), losses \(mix)")
+    defer { stage1Weights = learner.module.namedParameters().map { ($0.0, $0.1.data) } }
     return try trainer.run(datasetCount: data.count(.train), report: { self.onStep?("stage1", $0) }) { input, rng in
       let batch = try examples(.train, input.indices)
       let captions = batch.map { $0.captions[rng.nextInt(below: $0.captions.count)] }
@@ -171,6 +176,21 @@ public final class Run {
         textImages.append(i)
       }
     }
+    // Stage-1 weights while retrieval runs, the current ones afterwards.
+    if let stage1Weights {
+      let parameters = learner.module.namedParameters()
+      let current = parameters.map { $0.1.data }
+      for ((_, tensor), (_, saved)) in zip(parameters, stage1Weights) { tensor.data = saved }
+      defer { for ((_, tensor), data) in zip(parameters, current) { tensor.data = data } }
+      return try retrievalScores(learner, items, texts: texts, textImages: textImages, batchSize: batchSize,
+                                 candidates: candidates)
+    }
+    return try retrievalScores(learner, items, texts: texts, textImages: textImages, batchSize: batchSize,
+                               candidates: candidates)
+  }
+
+  private func retrievalScores(_ learner: any RepresentationLearner, _ items: [Example], texts: [String],
+                               textImages: [Int], batchSize: Int, candidates: Int) throws -> EvaluationResult {
     let features = try GradMode.noGrad { try model.imageFeatures(items) }  // [I, N, D]
     let tokens = learner.tokenizeText(texts, maxLength: 32)
     let similarity = try GradMode.noGrad { try learner.contrastiveSimilarity(imageFeatures: features, text: tokens) }
