@@ -57,8 +57,7 @@ let package = Package(
     .executableTarget(
       name: "blip2lab",
       dependencies: [
-        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer", "ViT", "ConvNet", "DecoderLM",
-        "EncoderDecoderLM", "Shapes",
+        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/blip2lab"),

@@ -14,8 +14,10 @@ public enum QFormerPlugin {
   ///
   /// Config keys (all optional): `size` ("paper" (default) or "sandbox": the preset the others override),
   /// `hidden`, `layers`, `heads`, `intermediate`, `queries`, `crossEvery`, `imageWidth` (default: the image
-  /// encoder's feature width from the build context, else the preset's), `vocabularySize` (default: the build context's tokenizer's, unless weights are loaded), `maxPositions`,
-  /// `dropout`, `embedDim`, `initStd` (the random initialization's standard deviation; BERT's 0.02), `decoderTokenId` (default: the last id; with the build context's word tokenizer, its `[DEC]`), `visionLayerNorm`, `seed` (default: the
+  /// encoder's feature width from the build context, else the preset's), `vocabularySize` (default: the build
+  /// context's tokenizer's, unless weights are loaded), `maxPositions`, `dropout`, `embedDim`, `initStd` (the
+  /// random initialization's standard deviation; BERT's 0.02), `decoderTokenId` (default: the last id; with
+  /// the build context's word tokenizer, its `[DEC]`), `visionLayerNorm`, `seed` (default: the
   /// build context's). Weights (each a safetensors file or a Hugging Face folder): `bert` (initialize from
   /// BERT, as the paper), `huggingFace` (a transformers BLIP-2 checkpoint), `lavis` (LAVIS parameter names,
   /// e.g. a converted `blip2_pretrained.pth`, or a Blip2Lab checkpoint).

@@ -6,8 +6,8 @@ import Blip2Core
 import ConvNet
 import DecoderLM
 import EncoderDecoderLM
-import QFormer
 import Foundation
+import QFormer
 import Scripting
 import Shapes
 import ViT
@@ -32,12 +32,9 @@ public func builtInTokenizer() -> WordTokenizer {
 /// A script engine with every built-in component, the built-in tokenizer, and `lab.compose` / `lab.run`
 /// writing under `runsDirectory/<experiment>` (experiment: the script's file name without extension).
 public func makeExperimentEngine(script: String, runsDirectory: URL, settings: [String] = [], dryRun: Bool = false,
-                                 output: ((String) -> Void)? = nil) throws -> ScriptEngine {
-  let context = BuildContext(tokenizer: builtInTokenizer())
-  let engine = try output.map {
-    try ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun, buildContext: context,
-                     output: $0)
-  } ?? ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun, buildContext: context)
+                                 output: @escaping (String) -> Void = ScriptEngine.writeLine) throws -> ScriptEngine {
+  let engine = try ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun,
+                                buildContext: BuildContext(tokenizer: builtInTokenizer()), output: output)
   let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
   try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment)
   return engine

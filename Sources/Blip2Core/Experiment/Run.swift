@@ -36,7 +36,7 @@ public final class Run {
 
   /// The bridge's weights at the end of stage 1. Retrieval is evaluated with them (as in BLIP-2, where
   /// retrieval uses the stage-1 model: stage 2 trains the bridge for the LM only, and its ITC/ITM heads drift).
-  private var stage1Weights: [(String, [Float])]?
+  private var stage1Weights: [[Float]]?
 
   /// A run.
   public init(name: String, directory: URL?, model: Blip2Model, data: any Dataset, seed: UInt64) {
@@ -58,11 +58,8 @@ public final class Run {
     var modules = [model.encoder.module, model.bridge.module]
     if let projection = model.projection { modules.append(projection) }
     if let lm = model.languageModel { modules.append(lm.module) }
-    let text = ([phase, data.name, "\(seed)"] + model.parts.map { "\($0.role):\($0.kind):\($0.summary):\($0.parameters)" }
-      + modules.map(\.contentFingerprint) + parts).joined(separator: "|")
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-    return String(hash, radix: 16)
+    return stableHash([phase, data.name, "\(seed)"] + model.parts.map { "\($0.role):\($0.kind):\($0.summary):\($0.parameters)" }
+      + modules.map(\.contentFingerprint) + parts)
   }
 
   /// Stage 1: trains the bridge alone with its objectives (ITC, ITM, ITG for the Q-Former).
@@ -82,7 +79,7 @@ public final class Run {
     learner.module.train()
     defer { learner.module.eval() }
     log("\(name): stage 1, \(settings.steps) steps of \(settings.batchSize), losses \(mix)")
-    defer { stage1Weights = learner.module.namedParameters().map { ($0.0, $0.1.data) } }
+    defer { stage1Weights = learner.module.namedParameters().map(\.1.data) }
     return try trainer.run(datasetCount: data.count(.train), report: { self.onStep?("stage1", $0) }) { input, rng in
       let batch = try examples(.train, input.indices)
       let captions = batch.map { $0.captions[rng.nextInt(below: $0.captions.count)] }
@@ -176,21 +173,11 @@ public final class Run {
         textImages.append(i)
       }
     }
-    // Stage-1 weights while retrieval runs, the current ones afterwards.
-    if let stage1Weights {
-      let parameters = learner.module.namedParameters()
-      let current = parameters.map { $0.1.data }
-      for ((_, tensor), (_, saved)) in zip(parameters, stage1Weights) { tensor.data = saved }
-      defer { for ((_, tensor), data) in zip(parameters, current) { tensor.data = data } }
-      return try retrievalScores(learner, items, texts: texts, textImages: textImages, batchSize: batchSize,
-                                 candidates: candidates)
-    }
-    return try retrievalScores(learner, items, texts: texts, textImages: textImages, batchSize: batchSize,
-                               candidates: candidates)
-  }
-
-  private func retrievalScores(_ learner: any RepresentationLearner, _ items: [Example], texts: [String],
-                               textImages: [Int], batchSize: Int, candidates: Int) throws -> EvaluationResult {
+    // Stage-1 weights (when stage 1 ran) while retrieval runs, the current ones afterwards.
+    let parameters = learner.module.namedParameters().map(\.1)
+    let current = parameters.map(\.data)
+    for (tensor, saved) in zip(parameters, stage1Weights ?? current) { tensor.data = saved }
+    defer { for (tensor, data) in zip(parameters, current) { tensor.data = data } }
     let features = try GradMode.noGrad { try model.imageFeatures(items) }  // [I, N, D]
     let tokens = learner.tokenizeText(texts, maxLength: 32)
     let similarity = try GradMode.noGrad { try learner.contrastiveSimilarity(imageFeatures: features, text: tokens) }

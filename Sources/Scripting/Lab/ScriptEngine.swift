@@ -42,6 +42,9 @@ public final class ScriptEngine {
   /// The options read so far, in reading order.
   public private(set) var options: [Option] = []
 
+  /// Writes a line to standard output, unbuffered (so it interleaves in order with progress on standard error).
+  public static func writeLine(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
   /// An engine with the `lab` module loaded.
   /// - Parameters:
   ///   - registry: the components scripts may build by name.
@@ -51,7 +54,7 @@ public final class ScriptEngine {
   ///   - output: where `print` writes.
   /// - Throws: `ScriptError` (kind `.setup`) for a malformed `--set`, or if Lua fails to start.
   public init(registry: Registry = Registry(), settings: [String] = [], dryRun: Bool = false,
-              buildContext: BuildContext = BuildContext(), output: @escaping (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) throws {
+              buildContext: BuildContext = BuildContext(), output: @escaping (String) -> Void = ScriptEngine.writeLine) throws {
     var overrides = [String: (value: ConfigValue, text: String)]()
     for assignment in settings {
       do {
