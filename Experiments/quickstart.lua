@@ -5,7 +5,8 @@
 --
 -- 1. The frozen parts are made first, as BLIP-2 takes them ready-made: a small ViT pre-trained on the
 --    images alone (masked-patch reconstruction) and a small OPT-style LM pre-trained on the text alone.
---    Both are cached under runs/cache, so a second run starts at step 2.
+--    Both are cached under runs/cache, so a second run starts at step 2. The Q-Former's text side is
+--    pre-trained as BERT (masked words), standing in for the paper's BERT-base initialization.
 -- 2. Stage 1 trains the Q-Former against the frozen encoder with ITC + ITM + ITG (the paper's masks).
 -- 3. Stage 2 feeds the 16 query outputs, projected, to the frozen LM as a soft prompt (captioning loss).
 -- 4. Evaluation on the test split: image-text retrieval, captioning (BLEU-4, CIDEr) and zero-shot VQA.
@@ -20,15 +21,16 @@ local lm = lab.lm.decoder{ width = 128, layers = 3, heads = 4, feedForwardWidth 
 lab.pretrain.encoder{ encoder = encoder, data = data, steps = lab.option("encoderSteps", 300), batch = 32, lr = 1e-3 }
 lab.pretrain.lm{ lm = lm, data = data, steps = lab.option("lmSteps", 600), batch = 32, lr = 1e-3 }
 
-local model = lab.compose{
-  encoder = encoder,
-  -- A small Q-Former, randomly initialized. The paper starts from BERT-base; from scratch, BERT's init (std
-  -- 0.02) leaves every image's query outputs nearly equal (cosine > 0.999) and ITC/ITM sit at chance for
-  -- hundreds of steps. std 0.1 gets out of that plateau several times sooner (see README, "Measured").
-  bridge = lab.bridge.qformer{ size = "sandbox", hidden = 128, layers = 2, heads = 4, intermediate = 512,
-                               queries = 16, embedDim = 64, imageWidth = 192, initStd = 0.1 },
-  lm = lm,
-}
+-- A small Q-Former. BERT's init (std 0.02) leaves every image's query outputs nearly equal (cosine > 0.999)
+-- and ITC/ITM sit at chance for hundreds of steps; std 0.1 gets out of that plateau several times sooner.
+-- With only two layers, both read the image (crossEvery = 1; the paper's 12 layers use every second one).
+local bridge = lab.bridge.qformer{ size = "sandbox", hidden = 128, layers = 2, heads = 4, intermediate = 512,
+                                   queries = 16, embedDim = 64, imageWidth = 192, initStd = 0.1, crossEvery = 1 }
+-- The paper starts the Q-Former from BERT-base; in miniature, its text side first learns BERT's masked
+-- language modelling on the same text-only corpus (cached too). The queries and cross-attention stay random.
+lab.pretrain.bridge{ bridge = bridge, data = data, steps = lab.option("bridgeSteps", 400), batch = 32, lr = 1e-3 }
+
+local model = lab.compose{ encoder = encoder, bridge = bridge, lm = lm }
 print(model:summary())
 
 local run = lab.run{ name = "paper", model = model, data = data, seed = 1 }

@@ -51,6 +51,8 @@ public final class QFormer: Module, @unchecked Sendable {
   public private(set) var classTokenId: Int
   /// The id every text ends with (`[SEP]`, as BERT's tokenizer adds it), if any.
   public private(set) var separatorTokenId: Int?
+  /// The id masked words are replaced with in text pre-training (`[MASK]`), if the tokenizer has one.
+  public private(set) var maskTokenId: Int?
   /// How many encoder passes ran (for tests that check which passes an objective mix runs).
   var passCount = 0
 
@@ -249,19 +251,20 @@ public final class QFormer: Module, @unchecked Sendable {
   /// - Throws: `QFormerError.invalidConfiguration` when the tokenizer has more ids than the embeddings or a
   ///   special id is outside the vocabulary.
   public func setTokenizer(_ tokenizer: any Tokenizer, classTokenId: Int, separatorTokenId: Int?,
-                           decoderTokenId: Int) throws(QFormerError) {
+                           decoderTokenId: Int, maskTokenId: Int? = nil) throws(QFormerError) {
     let size = configuration.vocabularySize
     guard tokenizer.vocabularySize <= size else {
       throw .invalidConfiguration(field: "vocabularySize", reason: "is \(size), smaller than the tokenizer's "
         + "\(tokenizer.vocabularySize) ids; build the Q-Former with vocabularySize \(tokenizer.vocabularySize)")
     }
     for (name, id) in [("classTokenId", classTokenId), ("separatorTokenId", separatorTokenId ?? 0),
-                       ("decoderTokenId", decoderTokenId)] where !(0..<size).contains(id) {
+                       ("decoderTokenId", decoderTokenId), ("maskTokenId", maskTokenId ?? 0)] where !(0..<size).contains(id) {
       throw .invalidConfiguration(field: name, reason: "must be a token id below \(size), got \(id)")
     }
     self.tokenizer = tokenizer
     self.classTokenId = classTokenId
     self.separatorTokenId = separatorTokenId
+    self.maskTokenId = maskTokenId
     configuration.decoderTokenId = decoderTokenId
   }
 
@@ -269,7 +272,7 @@ public final class QFormer: Module, @unchecked Sendable {
   /// - Throws: as `setTokenizer(_:classTokenId:separatorTokenId:decoderTokenId:)`.
   public func setTokenizer(_ tokenizer: WordTokenizer) throws(QFormerError) {
     try setTokenizer(tokenizer, classTokenId: tokenizer.clsId, separatorTokenId: tokenizer.sepId,
-                     decoderTokenId: tokenizer.decoderId)
+                     decoderTokenId: tokenizer.decoderId, maskTokenId: tokenizer.maskId)
   }
 
   /// `[CLS] words [SEP]` per text (as BERT's tokenizer), at most `maxLength` ids (and at most

@@ -195,7 +195,7 @@ public enum ShapesLanguage {
         let wrong = item.choices.filter { $0 != item.answer }
         return wrong.isEmpty ? item.answer : wrong[rng.nextInt(below: wrong.count)]
       }
-      return QuestionAnswer(question: item.question, answers: answers)
+      return QuestionAnswer(question: item.question, answers: answers, questionType: questionType(of: item.question))
     }
   }
 }

@@ -36,11 +36,14 @@ public struct QuestionAnswer: Sendable, Equatable, Codable {
   public var question: String
   /// The annotators' answers.
   public var answers: [String]
+  /// What the question asks about (VQAv2's `question_type`, e.g. "count", "colour"), when the data says.
+  public var questionType: String?
 
   /// A question with its answers.
-  public init(question: String, answers: [String]) {
+  public init(question: String, answers: [String], questionType: String? = nil) {
     self.question = question
     self.answers = answers
+    self.questionType = questionType
   }
 }
 

@@ -23,6 +23,16 @@ public protocol ImagePretrainingObjective: AnyObject {
   func pretrainingLoss(_ pixels: Tensor, rng: inout RandomGenerator) throws -> Tensor
 }
 
+/// A bridge whose text side can learn from text alone before stage 1, as BLIP-2 starts its Q-Former from
+/// BERT-base's weights (self-attention, feed-forward, embeddings and the LM head; the cross-attention and the
+/// queries stay random). Unlike the frozen parts, the bridge keeps training afterwards.
+public protocol TextPretrainableBridge: Bridge {
+  /// What the text-only objective is, with its settings (part of the pre-training cache key).
+  var textPretrainingSummary: String { get }
+  /// The loss (a scalar) of a batch of texts of at most `maxLength` tokens; randomness (masking) from `rng`.
+  func textPretrainingLoss(_ texts: [String], maxLength: Int, rng: inout RandomGenerator) throws -> Tensor
+}
+
 /// A stable 64-bit FNV-1a hash of strings, as hex (cache keys).
 public func stableHash(_ parts: [String]) -> String {
   var hash: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -62,6 +72,47 @@ public struct FrozenPartsPretraining {
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
       let loss = try objective.pretrainingLoss(pixels, rng: &rng)
       return ObjectiveLosses(total: loss, values: ["reconstruction": loss.item])
+    }
+  }
+
+  /// The text-only corpus the frozen LM learns from, made from the training split of `data`: each caption
+  /// alone; each question in the zero-shot VQA prompt format ("Question: {q} Answer: {a}"), alone and after one
+  /// of the image's captions. The second form teaches the LM, from text alone, to answer a question about
+  /// what precedes it: the ability zero-shot VQA draws on when BLIP-2 puts the soft prompt where that
+  /// description stood. Without it a small LM learns that "Question:" only ever starts a text, and after a
+  /// soft prompt it goes on describing instead of answering.
+  public static func languageCorpus(_ data: any Dataset) throws -> [String] {
+    var texts: [String] = []
+    for index in 0..<data.count(.train) {
+      let example = try data.example(.train, index)
+      texts += example.captions
+      for (number, question) in example.questions.enumerated() {
+        let qa = "Question: \(question.question) Answer: \(question.answers.first ?? "")"
+        texts.append(qa)
+        if !example.captions.isEmpty {
+          texts.append(example.captions[number % example.captions.count] + " " + qa)
+        }
+      }
+    }
+    return texts
+  }
+
+  /// Trains the text side of `bridge` on `texts` only (or restores the cached result), as BERT was trained
+  /// before BLIP-2 took it as the Q-Former's starting point; the bridge is left in training mode.
+  public func pretrainBridgeText(_ bridge: any TextPretrainableBridge, texts: [String], corpusName: String,
+                                 settings: TrainerSettings, maxLength: Int = 32) throws -> TrainingState {
+    guard !texts.isEmpty else { throw TrainingError.invalidSetting("pre-training the bridge's text side: no texts") }
+    let key = stableHash(["bridge-text", bridge.kind, bridge.summary, bridge.textPretrainingSummary,
+                          bridge.module.contentFingerprint, corpusName, "\(texts.count)", "\(settings)"])
+    let directory = cacheDirectory?.appendingPathComponent("bridge-\(bridge.kind)-\(key)")
+    let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
+                              parameters: bridge.module.namedParameters(), randomSources: bridge.randomSources)
+    bridge.module.train()
+    log("pre-training the bridge's text side (\(bridge.summary)) on text only (\(bridge.textPretrainingSummary)), "
+      + "\(settings.steps) steps" + (directory.map { " (cached in \($0.path))" } ?? ""))
+    return try trainer.run(datasetCount: texts.count, report: { onStep?("bridge", $0) }) { input, rng in
+      let loss = try bridge.textPretrainingLoss(input.indices.map { texts[$0] }, maxLength: maxLength, rng: &rng)
+      return ObjectiveLosses(total: loss, values: ["mlm": loss.item])
     }
   }
 

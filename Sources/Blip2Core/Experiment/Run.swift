@@ -135,8 +135,9 @@ public final class Run {
   }
 
   /// Evaluates on `split` (at most `limit` examples) and writes `eval.json` when the run has a directory.
+  /// Retrieval ranks by ITC, then ITM re-scores the `rerankCandidates` best of each query (LAVIS's `k_test`).
   public func evaluate(_ tasks: [EvaluationTask], split: Split = .test, limit: Int? = nil, batchSize: Int = 32,
-                       captionPrompt: String = "", rerankCandidates: Int = 128) throws -> EvaluationResult {
+                       captionPrompt: String = "", rerankCandidates: Int = 32) throws -> EvaluationResult {
     let count = Swift.min(data.count(split), limit ?? Int.max)
     guard count > 0 else { throw TrainingError.invalidSetting("evaluate: the \(split.rawValue) split is empty") }
     let items = try examples(split, Array(0..<count))
@@ -232,10 +233,40 @@ public final class Run {
       let features = try model.imageFeatures(chunk.map(\.0))
       let answers = try model.generate(features: features, prompts: chunk.map { "Question: \($0.1.question) Answer:" },
                                        options: GenerationOptions(maxTokens: 5), rng: &rng)
-      vqaItems += zip(chunk, answers).map { VQAItem(prediction: $1, answers: $0.1.answers) }
+      vqaItems += zip(chunk, answers).map {
+        VQAItem(prediction: $1, answers: $0.1.answers, questionType: $0.1.questionType)
+      }
     }
     // Built-in datasets answer in words ("two"); normalize the references like the predictions.
     let scores = VQAAccuracy.evaluate(vqaItems, normalizeReferences: true)
-    return ["vqa.accuracy": scores.overall]
+    // The baseline a model must beat to show it looks at the image: always give the training split's most
+    // frequent answer (over the first 2,000 training examples).
+    let majority = try majorityTrainingAnswer()
+    let baseline = VQAAccuracy.evaluate(vqaItems.map { VQAItem(prediction: majority, answers: $0.answers) },
+                                        normalizeReferences: true)
+    if let directory {
+      let lines = zip(questions, vqaItems).map { pair, item -> [String: Any] in
+        ["image_id": pair.0.id, "question": pair.1.question, "prediction": item.prediction,
+         "normalized": VQAAccuracy.normalize(item.prediction), "answers": item.answers]
+      }
+      try writeAtomically(try JSONSerialization.data(withJSONObject: lines, options: [.prettyPrinted, .sortedKeys]),
+                          to: directory.appendingPathComponent("vqa-answers.json"))
+    }
+    var result: EvaluationResult = ["vqa.accuracy": scores.overall, "vqa.majorityBaseline": baseline.overall]
+    for (type, value) in scores.perQuestionType { result["vqa.\(type)"] = value }
+    return result
   }
+
+  /// The most frequent (normalized) answer over the first 2,000 training examples; ties go to the
+  /// alphabetically first.
+  private func majorityTrainingAnswer() throws -> String {
+    var counts: [String: Int] = [:]
+    for index in 0..<min(2000, data.count(.train)) {
+      for question in try data.example(.train, index).questions {
+        for answer in question.answers { counts[VQAAccuracy.normalize(answer), default: 0] += 1 }
+      }
+    }
+    return counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? ""
+  }
+
 }

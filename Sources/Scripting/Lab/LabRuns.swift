@@ -1,4 +1,4 @@
-// `lab.compose`, `lab.pretrain.encoder` / `lab.pretrain.lm`, and `lab.run` with `:stage1`, `:stage2`,
+// `lab.compose`, `lab.pretrain.encoder` / `lab.pretrain.lm` / `lab.pretrain.bridge`, and `lab.run` with `:stage1`, `:stage2`,
 // `:evaluate`: the Lua face of `Blip2Model`, `FrozenPartsPretraining` and `Run`.
 //
 // Runs live under `<runs>/<experiment>/<name>/seed-<n>/`; a finished phase with the same configuration is
@@ -20,6 +20,7 @@ extension ScriptEngine {
   /// Installs `lab.compose`, `lab.pretrain.*` and `lab.run`. Runs go under `runsDirectory/experiment`.
   public func installRunFunctions(runsDirectory: URL, experiment: String) throws {
     let root = runsDirectory.appendingPathComponent(dryRun ? "dry-run/\(experiment)" : experiment)
+    let cache = runsDirectory.appendingPathComponent("cache")
     try lua.defineType(Blip2Model.self, name: LabTypeName.model, describe: { $0.summary }, methods: [
       "summary": { model, _ in [.string(model.summary)] },
       "parameters": { model, _ in
@@ -45,40 +46,33 @@ extension ScriptEngine {
       return [.object(LuaObject(model, typeName: LabTypeName.model))]
     }
     try addFunction("pretrain.encoder") { engine, arguments in
-      let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: "lab.pretrain.encoder",
-                                    keys: ["encoder", "data", "steps", "batch", "lr", "seed"])
+      let (options, data) = try Self.pretrainingOptions(arguments, part: "encoder")
       let encoder: any ImageEncoder = try Self.component(options, "encoder", function: "lab.pretrain.encoder")
       guard let trainable = encoder as? any SelfSupervisedImageEncoder else {
         throw LabError("lab.pretrain.encoder: \(encoder.kind) has no image-only objective to pre-train with")
       }
-      let data = try Self.dataset(options, function: "lab.pretrain.encoder")
-      var pretraining = FrozenPartsPretraining(cacheDirectory: runsDirectory.appendingPathComponent("cache"))
-      pretraining.log = engine.output
-      let progress = ProgressPrinter(title: "pretrain encoder")
-      pretraining.onStep = { progress.update($1) }
-      _ = try pretraining.pretrainEncoder(trainable, data: data, settings: try Self.settings(options, dryRun: engine.dryRun,
-        defaults: (steps: 500, batch: 32, lr: 1e-3)))
+      _ = try engine.pretraining("encoder", cache: cache).pretrainEncoder(trainable, data: data, settings: try Self.settings(
+        options, dryRun: engine.dryRun, defaults: (steps: 500, batch: 32, lr: 1e-3)))
       return [options.value("encoder")]
     }
     try addFunction("pretrain.lm") { engine, arguments in
-      let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: "lab.pretrain.lm",
-                                    keys: ["lm", "data", "steps", "batch", "lr", "seed"])
+      let (options, data) = try Self.pretrainingOptions(arguments, part: "lm")
       let lm: any LanguageModel = try Self.component(options, "lm", function: "lab.pretrain.lm")
-      let data = try Self.dataset(options, function: "lab.pretrain.lm")
-      // Text only: the training captions and the questions with their answers in the VQA prompt format.
-      var texts: [String] = []
-      for index in 0..<data.count(.train) {
-        let example = try data.example(.train, index)
-        texts += example.captions
-        texts += example.questions.map { "Question: \($0.question) Answer: \($0.answers.first ?? "")" }
-      }
-      var pretraining = FrozenPartsPretraining(cacheDirectory: runsDirectory.appendingPathComponent("cache"))
-      pretraining.log = engine.output
-      let progress = ProgressPrinter(title: "pretrain lm")
-      pretraining.onStep = { progress.update($1) }
-      _ = try pretraining.pretrainLanguageModel(lm, texts: texts, corpusName: data.name,
-                                            settings: try Self.settings(options, dryRun: engine.dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-3)))
+      _ = try engine.pretraining("lm", cache: cache).pretrainLanguageModel(
+        lm, texts: try FrozenPartsPretraining.languageCorpus(data), corpusName: Self.corpusName(data),
+        settings: try Self.settings(options, dryRun: engine.dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-3)))
       return [options.value("lm")]
+    }
+    try addFunction("pretrain.bridge") { engine, arguments in
+      let (options, data) = try Self.pretrainingOptions(arguments, part: "bridge")
+      let bridge: any Bridge = try Self.component(options, "bridge", function: "lab.pretrain.bridge")
+      guard let learner = bridge as? any TextPretrainableBridge else {
+        throw LabError("lab.pretrain.bridge: \(bridge.kind) has no text-only objective to pre-train with")
+      }
+      _ = try engine.pretraining("bridge text", cache: cache).pretrainBridgeText(
+        learner, texts: try FrozenPartsPretraining.languageCorpus(data), corpusName: Self.corpusName(data),
+        settings: try Self.settings(options, dryRun: engine.dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-3)))
+      return [options.value("bridge")]
     }
     try addFunction("run") { engine, arguments in
       let options = try OptionTable(try arguments.table(1, "the run options"), function: "lab.run",
@@ -97,6 +91,26 @@ extension ScriptEngine {
       run.onStep = { phase, report in progress[phase == "stage1" ? 0 : 1].update(report) }
       return [.object(LuaObject(run, typeName: LabTypeName.run))]
     }
+  }
+
+  /// The options of `lab.pretrain.<part>` (the part, data, steps, batch, lr, seed) and its dataset.
+  static func pretrainingOptions(_ arguments: LuaArguments, part: String) throws -> (OptionTable, any Dataset) {
+    let function = "lab.pretrain.\(part)"
+    let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: function,
+                                  keys: [part, "data", "steps", "batch", "lr", "seed"])
+    return (options, try dataset(options, function: function))
+  }
+
+  /// The name of the text-only corpus made from `data` (part of the pre-training cache keys).
+  static func corpusName(_ data: any Dataset) -> String { data.name + " (captions, questions, captions + questions)" }
+
+  /// A pre-training helper caching under `cache`, logging to the script's output with a progress bar.
+  func pretraining(_ title: String, cache: URL) -> FrozenPartsPretraining {
+    var pretraining = FrozenPartsPretraining(cacheDirectory: cache)
+    pretraining.log = output
+    let progress = ProgressPrinter(title: "pretrain \(title)")
+    pretraining.onStep = { progress.update($1) }
+    return pretraining
   }
 
   static func component<T>(_ options: OptionTable, _ key: String, function: String) throws -> T {
@@ -155,7 +169,7 @@ extension ScriptEngine {
   }
 
   static func evaluate(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {
-    let options = try OptionTable(table, function: "Run:evaluate", keys: ["tasks", "split", "limit", "prompt"])
+    let options = try OptionTable(table, function: "Run:evaluate", keys: ["tasks", "split", "limit", "prompt", "rerank"])
     let names = try options.strings("tasks", default: EvaluationTask.allCases.map(\.rawValue))
     let tasks = try names.map { name -> EvaluationTask in
       guard let task = EvaluationTask(rawValue: name) else {
@@ -167,7 +181,8 @@ extension ScriptEngine {
     var limit = options.contains("limit") ? try options.int("limit", range: 1...1_000_000) : nil
     if dryRun { limit = Swift.min(limit ?? 8, 8) }
     let result = try run.evaluate(tasks, split: Split(rawValue: splitName) ?? .test, limit: limit,
-                                  captionPrompt: try options.string("prompt", default: ""))
+                                  captionPrompt: try options.string("prompt", default: ""),
+                                  rerankCandidates: try options.int("rerank", default: 32, range: 1...100_000))
     return [.table(result.mapValues { .double($0) })]
   }
 }
