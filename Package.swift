@@ -41,6 +41,7 @@ let package = Package(
     .target(name: "DecoderLM", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/DecoderLM"),
     .target(name: "EncoderDecoderLM", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/EncoderDecoderLM"),
     .target(name: "Shapes", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/Shapes"),
+    .target(name: "HFTokenizers", dependencies: ["Blip2Core"], path: "Plugins/HFTokenizers"),
 
     // Lua 5.4 embedded: the `lab` module experiment scripts use.
     .target(name: "Scripting", dependencies: ["CLua", "Blip2Core", "Tensor"], path: "Sources/Scripting"),
@@ -76,6 +77,8 @@ let package = Package(
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor"],
                 path: "Tests/EndToEndTests"),
+    .testTarget(name: "HFTokenizerTests", dependencies: ["HFTokenizers", "Blip2Core"], path: "Tests/HFTokenizerTests",
+                exclude: ["make_fixtures.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "QFormerTests", dependencies: ["QFormer", "Blip2Core", "Tensor"], path: "Tests/QFormerTests",
                 resources: [.copy("Fixtures")]),
   ]
