@@ -74,7 +74,7 @@ let package = Package(
                 path: "Tests/LanguageModelTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "ShapesTests", dependencies: ["Shapes", "Blip2Core", "Tensor"], path: "Tests/ShapesTests",
                 resources: [.copy("Fixtures")]),
-    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor"],
+    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor", "QFormer"],
                 path: "Tests/EndToEndTests"),
     .testTarget(name: "QFormerTests", dependencies: ["QFormer", "Blip2Core", "Tensor"], path: "Tests/QFormerTests",
                 resources: [.copy("Fixtures")]),
