@@ -6,8 +6,11 @@ APT_PACKAGES = libopenblas-dev liblua5.4-dev libgraphviz-dev pkg-config
 SUDO = $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 RELEASE = -c release
 TEST_FLAGS = -c release -Xswiftc -enable-testing
+# The command `make docs` draws with (override to use a binary already built: BLIP2LAB=.build/release/blip2lab).
+BLIP2LAB ?= $(SWIFT) run $(RELEASE) blip2lab
+DOCS_IMAGES = docs/images
 
-.PHONY: deps build quickstart test bench clean
+.PHONY: deps build quickstart test bench docs clean
 
 ## deps: install the C libraries (OpenBLAS, Lua 5.4, Graphviz) if pkg-config cannot find them.
 deps:
@@ -33,6 +36,18 @@ test: deps
 ## bench: the op benchmarks with the PyTorch baseline when torch is importable.
 bench: build
 	$(SWIFT) run $(RELEASE) blip2lab bench ops
+
+## docs: redraws the README's pictures in docs/images/ with the commands themselves: the paper's three masks,
+## the paper's pipeline, the sandbox Q-Former's inside, and where the 32 queries of a small trained run look
+## (Experiments/pictures.lua: trained once, a few minutes on 2 cores; a re-run restores it).
+docs: deps
+	mkdir -p $(DOCS_IMAGES)
+	$(BLIP2LAB) masks --queries 6 --text 5 --text-valid 4 --format png --out $(DOCS_IMAGES)/masks
+	$(BLIP2LAB) graph --preset paper --view pipeline --direction TB --format png --out $(DOCS_IMAGES)/pipeline-paper.png
+	$(BLIP2LAB) graph --preset sandbox --view qformer --format png --out $(DOCS_IMAGES)/qformer-sandbox.png
+	$(BLIP2LAB) run Experiments/pictures.lua
+	$(BLIP2LAB) attention --run runs/pictures/queries/seed-1 --image shapes:test:10 --format png \
+	  --out $(DOCS_IMAGES)/attention.png
 
 clean:
 	rm -rf .build

@@ -75,7 +75,7 @@ let package = Package(
                 path: "Tests/LanguageModelTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "ShapesTests", dependencies: ["Shapes", "Blip2Core", "Tensor"], path: "Tests/ShapesTests",
                 resources: [.copy("Fixtures")]),
-    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor"],
+    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor", "QFormer"],
                 path: "Tests/EndToEndTests"),
     .testTarget(name: "HFTokenizerTests", dependencies: ["HFTokenizers", "Blip2Core"], path: "Tests/HFTokenizerTests",
                 exclude: ["make_fixtures.py"], resources: [.copy("Fixtures")]),

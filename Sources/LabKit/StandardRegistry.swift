@@ -30,12 +30,17 @@ public func builtInTokenizer() -> WordTokenizer {
 }
 
 /// A script engine with every built-in component, the built-in tokenizer, and `lab.compose` / `lab.run`
-/// writing under `runsDirectory/<experiment>` (experiment: the script's file name without extension).
+/// writing under `runsDirectory/<experiment>` (experiment: the script's file name without extension). With
+/// `recordRuns`, each run's folder gets a `RunRecord` (`run.json`) so that `RunRebuild` can rebuild it later.
 public func makeExperimentEngine(script: String, runsDirectory: URL, settings: [String] = [], dryRun: Bool = false,
+                                 recordRuns: Bool = true,
                                  output: @escaping (String) -> Void = ScriptEngine.writeLine) throws -> ScriptEngine {
   let engine = try ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun,
                                 buildContext: BuildContext(tokenizer: builtInTokenizer()), output: output)
   let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
   try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment)
+  if recordRuns {
+    try engine.recordRuns(script: script, runsDirectory: runsDirectory, experiment: experiment, settings: settings)
+  }
   return engine
 }

@@ -64,6 +64,16 @@ import Testing
     try expectGolden(grid.dot.text, "mask-grid-itg-q2-t2.dot")
   }
 
+  @Test func paperMasksMatchGoldenFile() throws {
+    try expectGolden(MaskGrid.paperMasks(queries: 2, text: 2, textValid: 1).text, "paper-masks-q2-t2.dot")
+  }
+
+  @Test func qformerDiagramMatchesGoldenFile() throws {
+    let diagram = try QFormerDiagram(.init(layers: 2, crossAttentionEvery: 2, queries: 4, hidden: 8, imageWidth: 6,
+                                           contrastiveWidth: 3), imageTokens: 5, languageModel: ("toy LM", 10))
+    try expectGolden(diagram.dot.text, "qformer-diagram-toy.dot")
+  }
+
   @Test func modelGraphMatchesGoldenFile() throws {
     let graph = ModelGraph(title: "toy", nodes: [
       ModelGraphNode(name: "encoder", kind: "ViT", frozen: true, parameters: 5_000_000),

@@ -2,6 +2,9 @@ import Blip2Core
 import Foundation
 import Tensor
 import Testing
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 
 @testable import Rendering
 
@@ -105,13 +108,60 @@ import Testing
   @Test func attentionMapsRenderAsSVGAndPNG() throws {
     let maps = try Self.sampleMaps(queries: 6)
     let svg = String(decoding: try maps.render(.svg, tileSize: 32, columns: 3), as: UTF8.self)
-    #expect(svg.components(separatedBy: "<image ").count - 1 == 6 + 1)   // tiles and the colour bar
-    #expect(svg.contains("query 5 (max"))
+    #expect(svg.components(separatedBy: "<image ").count - 1 == 6 + 2)   // tiles, the image and the colour bar
+    #expect(svg.contains("q5 (max"))
     let png = try PNGFile(try maps.render(.png, tileSize: 32, columns: 3))
     #expect(png.width > 3 * 24 && png.height > 2 * 24)
     let mosaic = maps.mosaic(tileSize: 10, columns: 4, gap: 2)
     #expect(mosaic.width == 4 * 12 + 2 && mosaic.height == 2 * 12 + 2)
     #expect(throws: RenderError.self) { try maps.render(.dot) }
+  }
+
+  @Test func attentionSVGParsesAndHasAHeaderWithTheImage() throws {
+    var maps = try Self.sampleMaps(queries: 5)
+    maps.title = "Where <each> query looks"
+    maps.subtitle = "test image 3 (a red circle); cross-attention layer 2 of 4, 4 heads averaged"
+    let data = try maps.render(.svg, tileSize: 40, columns: 2)
+    let document = try XMLDocument(data: data)
+    let root = try #require(document.rootElement())
+    #expect(root.name == "svg")
+    let images = root.elements(forName: "image")
+    #expect(images.count == 5 + 2)
+    // The header's image comes first, at the top left, as large as a tile.
+    #expect(images.first.map { attribute($0, "x") } == "8" && images.first.map { attribute($0, "width") } == "40")
+    let texts = root.elements(forName: "text").compactMap(\.stringValue)
+    #expect(texts.contains("Where <each> query looks"))
+    #expect(texts.contains("test image 3 (a red circle)") && texts.contains("cross-attention layer 2 of 4, 4 heads averaged"))
+    #expect((0 ..< 5).allSatisfy { query in texts.contains { $0.hasPrefix("q\(query) (max ") } })
+    // Wide enough for the header, and exactly as high as the header and three rows of tiles with captions.
+    #expect(attribute(root, "width") == "640")
+    let header: Int = 40 + 2 * 8, row: Int = 40 + 18 + 8
+    let height: Int = header + 3 * row + 8
+    #expect(attribute(root, "height") == String(height))
+  }
+
+  @Test func attentionPNGIsAsLargeAsItsTiles() throws {
+    let maps = try Self.sampleMaps(queries: 8)
+    let data = try maps.render(.png, tileSize: 48, columns: 4)
+    #expect(Array(data.prefix(8)) == PNGEncoder.signature)
+    let png = try PNGFile(data)
+    // Four tiles of 48 px with 5 pt (6.7 px) between them; two rows plus the header (one tile high).
+    #expect(png.width >= 4 * 48 + 5 * 6 && png.height >= 3 * 48 + 2 * 14)
+    #expect(png.width < 1200 && png.height < 400)
+  }
+
+  @Test func attentionMapsToAnUnwritablePathOrAsDOTAreClearErrors() throws {
+    let maps = try Self.sampleMaps(queries: 2)
+    #expect {
+      try maps.write(to: URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/maps.png"))
+    } throws: { error in
+      guard case .cannotWrite? = error as? RenderError else { return false }
+      return (error as? RenderError)?.errorDescription?.contains("does not exist") == true
+    }
+    #expect(throws: RenderError.unknownFormat("dot", known: ["svg", "png", "pdf"])) {
+      try maps.write(to: URL(fileURLWithPath: "/tmp/maps.dot"))
+    }
+    #expect(throws: RenderError.self) { try maps.write(to: URL(fileURLWithPath: "/tmp/maps.bmp")) }
   }
 
   /// Maps whose query q looks at patch q of a 4×4 grid, over a gradient image.
@@ -128,6 +178,12 @@ import Testing
     return try CrossAttentionMaps(probabilities: probabilities, queries: queries, patches: 17, patchRows: 4,
                                   patchColumns: 4, image: Image(width: size, height: size, pixels: pixels))
   }
+}
+
+/// The attribute `name` of `element` (FoundationXML on Linux does not find unprefixed attributes of elements in
+/// a default namespace by name, so this looks through them).
+func attribute(_ element: XMLElement, _ name: String) -> String? {
+  element.attributes?.first { $0.name == name || $0.localName == name }?.stringValue
 }
 
 /// A module with twelve identical layers and a head, named as checkpoints name them.

@@ -34,6 +34,33 @@ import FoundationXML
     #expect(png.width > 100 && png.height > 100)
   }
 
+  @Test(arguments: [2, 5, 9])
+  func pngHasTheSizeOfTheSVGAt96DPI(_ queries: Int) throws {
+    // Graphviz lays out in points (72 per inch) and rasterizes at 96 dpi: the PNG is the SVG's size × 4/3.
+    let grid = try MaskGrid.paperGrid(.itg, queries: queries, text: 3)
+    let svg = try XMLDocument(data: try grid.render(.svg))
+    func points(_ name: String) throws -> Double {
+      let text = try #require(svg.rootElement().flatMap { attribute($0, name) })
+      return try #require(Double(text.replacingOccurrences(of: "pt", with: "")))
+    }
+    let png = try PNGFile(try grid.render(.png))
+    #expect(abs(Double(png.width) - (try points("width")) * 4 / 3) <= 1)
+    #expect(abs(Double(png.height) - (try points("height")) * 4 / 3) <= 1)
+    #expect(png.bitDepth == 8)
+  }
+
+  @Test func paperMasksSVGHasOneCellPerAllowedPairOfEachMask() throws {
+    let data = try Graphviz.render(dot: MaskGrid.paperMasks(queries: 3, text: 2).text, format: .svg)
+    #expect(try XMLDocument(data: data).rootElement()?.name == "svg")
+    let svg = String(decoding: data, as: UTF8.self)
+    let layout = try TokenLayout.queriesAndText(queries: 3, text: 2)
+    let allowed = try Objective.allCases.map { try $0.paperMask.mask(for: layout).allowedCount }.reduce(0, +)
+    let pairColors = (0 ..< 2).flatMap { row in (0 ..< 2).map { MaskGrid.pairColor(row: row, column: $0, segmentCount: 2) } }
+    let filled = pairColors.map { svg.components(separatedBy: "fill=\"\($0.lowercased())\"").count - 1 }.reduce(0, +)
+    #expect(filled == allowed + pairColors.count)   // the grids' allowed cells, and one legend swatch per pair
+    #expect(svg.contains(">queries read text<") && svg.contains(">text reads queries<"))
+  }
+
   @Test func pdfStartsWithPDFMarker() throws {
     let data = try MaskGrid(.unimodal(layout)).render(.pdf)
     #expect(String(decoding: data.prefix(5), as: UTF8.self) == "%PDF-")
@@ -91,6 +118,30 @@ import FoundationXML
     } throws: { error in
       (error as? RenderError)?.errorDescription?.contains("does not exist") == true
     }
+  }
+
+  @Test func aFolderThatCannotBeCreatedIsAClearError() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("render-file-\(UUID().uuidString)")
+    try Data("x".utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    #expect(throws: RenderError.cannotWrite(path: file.path, reason: "\(file.path) is a file, not a folder")) {
+      try RenderOutput.createFolder(file)
+    }
+    let inside = file.appendingPathComponent("inside/deeper")
+    #expect(throws: RenderError.cannotWrite(path: inside.path, reason: "\(file.path) is a file, not a folder")) {
+      try RenderOutput.createFolder(inside)
+    }
+    #expect {
+      try RenderOutput.createFolder(URL(fileURLWithPath: "/proc/blip2lab-\(UUID().uuidString)/x"))
+    } throws: { error in
+      guard case let .cannotWrite(_, reason)? = error as? RenderError else { return false }
+      return reason.contains("cannot be created (")
+    }
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("render-\(UUID().uuidString)/a/b")
+    defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent().deletingLastPathComponent()) }
+    try RenderOutput.createFolder(folder)
+    try RenderOutput.createFolder(folder)   // already there: fine
+    #expect(FileManager.default.fileExists(atPath: folder.path))
   }
 
   @Test func writeIsAtomicAndLeavesNoTemporaryFile() throws {

@@ -26,6 +26,18 @@ import Testing
   }
 }
 
+@Suite struct ModelGraphLabelTests {
+  @Test func longSummariesWrapAfterCommas() {
+    let summary = "Q-Former (hidden 128, 2 layers, 4 heads, 32 queries, cross-attention in layers 0, image width 192)"
+    let lines = ModelGraph.wrapped(summary, width: 30).split(separator: "\n").map(String.init)
+    #expect(lines.count > 2 && lines.allSatisfy { $0.count <= 36 })
+    #expect(lines.joined(separator: " ") == summary)
+    #expect(ModelGraph.wrapped("short, text") == "short, text")
+    #expect(ModelGraph.wrapped("no commas at all in this rather long line of text", width: 10)
+      == "no commas at all in this rather long line of text")
+  }
+}
+
 final class FakeEncoder: ImageEncoder {
   let module: Module
   init(module: Module) { self.module = module }

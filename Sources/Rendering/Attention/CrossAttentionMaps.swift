@@ -4,6 +4,8 @@
 //   uses the full colour range; compare absolute values through the captions;
 // - the heat is upsampled bilinearly from the patch grid (sampled at patch centres) and blended half and half
 //   with the image in an "inferno"-like colour map (dark = ignored, yellow = attended);
+// - a header shows the image itself (the tiles cover it with heat), the title, a subtitle (which image, which
+//   layer) and the colour bar, so a tile can be read against the plain image;
 // - SVG is written here, tiles embedded as base64 PNGs from `PNGEncoder` (self-contained, no Graphviz);
 //   PNG and PDF go through Graphviz: tiles written as PNG files to a temporary folder and placed with <IMG>
 //   cells of an HTML-like table, so the captions are typeset like the other drawings.
@@ -23,6 +25,8 @@ public struct CrossAttentionMaps: Sendable {
   public let weights: [Float]
   /// The title above the grid.
   public var title: String = "Where each query looks"
+  /// Lines under the title (which image, which layer); a line break or `; ` starts a new line.
+  public var subtitle: String?
 
   /// Maps from attention probabilities.
   /// - Parameters:
@@ -90,6 +94,19 @@ public struct CrossAttentionMaps: Sendable {
     return tile
   }
 
+  /// The image alone, resized to `size`×`size` (bilinear), for the header.
+  public func imageTile(size: Int) -> RGBImage {
+    var tile = RGBImage(width: size, height: size)
+    for y in 0 ..< size {
+      for x in 0 ..< size {
+        let u = (Float(x) + 0.5) / Float(size), v = (Float(y) + 0.5) / Float(size)
+        let color = (0 ..< 3).map { UInt8(max(0, min(255, imageSample(channel: $0, u: u, v: v) * 255)).rounded()) }
+        tile.set(x: x, y: y, (color[0], color[1], color[2]))
+      }
+    }
+    return tile
+  }
+
   /// All tiles in a grid of `columns` per row, `gap` white pixels apart, without captions (query order is
   /// row-major: query 0 top left).
   public func mosaic(tileSize: Int = 96, columns: Int = 8, gap: Int = 4) -> RGBImage {
@@ -135,31 +152,53 @@ public struct CrossAttentionMaps: Sendable {
     try RenderOutput.write(render(format, tileSize: tileSize, columns: columns), to: url)
   }
 
-  /// A self-contained SVG: title, tiles as embedded PNGs with captions, a colour bar.
+  /// The subtitle's lines.
+  var subtitleLines: [String] {
+    (subtitle ?? "").replacingOccurrences(of: "; ", with: "\n").split(separator: "\n").map(String.init)
+  }
+
+  static let captionNote = "each tile: the image under one query's attention, scaled to that query's maximum (max)"
+
+  /// A self-contained SVG: a header (the image, title, subtitle, colour bar), then the tiles as embedded PNGs
+  /// with captions.
   public func svg(tileSize: Int = 96, columns: Int = 8) -> String {
     let columns = max(1, min(columns, queries)), rows = (queries + columns - 1) / columns
-    let gap = 8, caption = 16, top = 40
-    let width = columns * (tileSize + gap) + gap
-    let height = top + rows * (tileSize + caption + gap) + 40
+    let gap = 8, caption = 18
+    let header = tileSize + 2 * gap, textX = 2 * gap + tileSize + 4
+    // Wide enough for the grid and for the header's text (estimated: Helvetica averages ~0.58 em a character).
+    let textWidth = max(Int(Double(title.count) * 18 * 0.6),
+                        subtitleLines.map { Int(Double($0.count) * 13 * 0.56) }.max() ?? 0,
+                        Int(Double(Self.captionNote.count) * 11 * 0.56))
+    let width = max(columns * (tileSize + gap) + gap, textX + textWidth + gap, 640)
+    let height = header + rows * (tileSize + caption + gap) + gap
     var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "
       + "width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"Helvetica, Arial, sans-serif\">\n"
     svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    svg += "<text x=\"\(width / 2)\" y=\"26\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">"
-      + HTML.escape(title) + "</text>\n"
-    for query in 0 ..< queries {
-      let x = gap + (query % columns) * (tileSize + gap), y = top + (query / columns) * (tileSize + caption + gap)
-      let data = PNGEncoder.encode(tile(query: query, size: tileSize)).base64EncodedString()
-      svg += "<image x=\"\(x)\" y=\"\(y)\" width=\"\(tileSize)\" height=\"\(tileSize)\" "
+    func image(_ raster: RGBImage, x: Int, y: Int, width: Int, height: Int) -> String {
+      let data = PNGEncoder.encode(raster).base64EncodedString()
+      return "<image x=\"\(x)\" y=\"\(y)\" width=\"\(width)\" height=\"\(height)\" "
         + "href=\"data:image/png;base64,\(data)\" xlink:href=\"data:image/png;base64,\(data)\"/>\n"
-      svg += "<text x=\"\(x + tileSize / 2)\" y=\"\(y + tileSize + 12)\" text-anchor=\"middle\" font-size=\"10\">"
-        + "query \(query) (max \(Self.format(maximum(query: query))))</text>\n"
     }
-    let barY = height - 30, barWidth = min(200, width - 2 * gap)
-    let bar = PNGEncoder.encode(Self.colorBar(width: barWidth, height: 10)).base64EncodedString()
-    svg += "<text x=\"\(gap)\" y=\"\(barY + 9)\" font-size=\"10\">low</text>\n"
-    svg += "<image x=\"\(gap + 28)\" y=\"\(barY)\" width=\"\(barWidth)\" height=\"10\" href=\"data:image/png;base64,\(bar)\" "
-      + "xlink:href=\"data:image/png;base64,\(bar)\"/>\n"
-    svg += "<text x=\"\(gap + 34 + barWidth)\" y=\"\(barY + 9)\" font-size=\"10\">high (each tile scaled to its max)</text>\n"
+    // Header: the image, then title, subtitle lines and the colour bar beside it.
+    svg += image(imageTile(size: tileSize), x: gap, y: gap, width: tileSize, height: tileSize)
+    svg += "<rect x=\"\(gap)\" y=\"\(gap)\" width=\"\(tileSize)\" height=\"\(tileSize)\" fill=\"none\" stroke=\"#888888\"/>\n"
+    svg += "<text x=\"\(textX)\" y=\"\(gap + 20)\" font-size=\"18\" font-weight=\"bold\">" + HTML.escape(title) + "</text>\n"
+    for (index, line) in subtitleLines.enumerated() {
+      svg += "<text x=\"\(textX)\" y=\"\(gap + 42 + 17 * index)\" font-size=\"13\" fill=\"#444444\">"
+        + HTML.escape(line) + "</text>\n"
+    }
+    let barY = gap + tileSize - 26, barWidth = 160
+    svg += "<text x=\"\(textX)\" y=\"\(barY + 11)\" font-size=\"12\">low</text>\n"
+    svg += image(Self.colorBar(width: barWidth, height: 12), x: textX + 30, y: barY, width: barWidth, height: 12)
+    svg += "<text x=\"\(textX + 36 + barWidth)\" y=\"\(barY + 11)\" font-size=\"12\">high</text>\n"
+    svg += "<text x=\"\(textX)\" y=\"\(barY + 27)\" font-size=\"11\" fill=\"#444444\">"
+      + HTML.escape(Self.captionNote) + "</text>\n"
+    for query in 0 ..< queries {
+      let x = gap + (query % columns) * (tileSize + gap), y = header + (query / columns) * (tileSize + caption + gap)
+      svg += image(tile(query: query, size: tileSize), x: x, y: y, width: tileSize, height: tileSize)
+      svg += "<text x=\"\(x + tileSize / 2)\" y=\"\(y + tileSize + 13)\" text-anchor=\"middle\" font-size=\"11\">"
+        + "q\(query) (max \(Self.format(maximum(query: query))))</text>\n"
+    }
     return svg + "</svg>\n"
   }
 
@@ -171,31 +210,56 @@ public struct CrossAttentionMaps: Sendable {
       throw RenderError.cannotWrite(path: folder.path, reason: error.localizedDescription)
     }
     defer { try? FileManager.default.removeItem(at: folder) }
+    func imageFile(_ name: String, _ raster: RGBImage) throws -> String {
+      let file = folder.appendingPathComponent("\(name).png")
+      try RenderOutput.write(PNGEncoder.encode(raster), to: file)
+      return HTML.escape(file.path)
+    }
+    // Sizes are in points; Graphviz rasterizes at 96 dpi, so a tile of `tileSize` pixels is tileSize·3/4 points.
+    let points = tileSize * 3 / 4
     let columns = max(1, min(columns, queries))
-    var html = "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"0\">"
-    html += "<TR><TD COLSPAN=\"\(columns)\" CELLPADDING=\"6\"><FONT POINT-SIZE=\"18\"><B>\(HTML.escape(title))</B></FONT></TD></TR>"
+    // Two tables stacked in one: the header's widths must not stretch the grid's columns.
+    var html = "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"0\"><TR><TD ALIGN=\"LEFT\">"
+    // Header: the image, then title, subtitle lines, colour bar and a note beside it.
+    html += "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"5\" CELLPADDING=\"0\"><TR>"
+      + "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"\(points)\" HEIGHT=\"\(points)\" BORDER=\"1\" COLOR=\"#888888\">"
+      + "<IMG SRC=\"\(try imageFile("image", imageTile(size: tileSize)))\" SCALE=\"TRUE\"/></TD>"
+      + "<TD ALIGN=\"LEFT\" VALIGN=\"TOP\" CELLPADDING=\"3\">"
+      + "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"2\" CELLPADDING=\"0\">"
+    html += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"15\"><B>\(HTML.escape(title))</B></FONT></TD></TR>"
+    for line in subtitleLines {
+      html += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"10\" COLOR=\"#444444\">\(HTML.escape(line))</FONT></TD></TR>"
+    }
+    let bar = try imageFile("colorbar", Self.colorBar(width: 160, height: 12))
+    // Nested tables stretch to fill their cell unless their size is fixed: sizes below are exact sums.
+    html += "<TR><TD ALIGN=\"LEFT\"><TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"3\" CELLPADDING=\"0\" "
+      + "ALIGN=\"LEFT\" FIXEDSIZE=\"TRUE\" WIDTH=\"\(20 + 120 + 24 + 4 * 3)\" HEIGHT=\"\(12 + 2 * 3)\"><TR>"
+      + "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"20\" HEIGHT=\"12\"><FONT POINT-SIZE=\"9\">low</FONT></TD>"
+      + "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"120\" HEIGHT=\"12\"><IMG SRC=\"\(bar)\" SCALE=\"TRUE\"/></TD>"
+      + "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"24\" HEIGHT=\"12\"><FONT POINT-SIZE=\"9\">high</FONT></TD></TR></TABLE></TD></TR>"
+    html += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"#444444\">\(HTML.escape(Self.captionNote))</FONT></TD></TR>"
+    html += "</TABLE></TD></TR></TABLE>"
+    html += "</TD></TR><TR><TD ALIGN=\"LEFT\">"
+    // The grid: a row of tiles, then a row of their captions.
+    let rows = (queries + columns - 1) / columns, spacing = 5, captionHeight = 11
+    html += "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"\(spacing)\" CELLPADDING=\"0\" ALIGN=\"LEFT\" FIXEDSIZE=\"TRUE\" "
+      + "WIDTH=\"\(columns * points + (columns + 1) * spacing)\" "
+      + "HEIGHT=\"\(rows * (points + captionHeight) + (2 * rows + 1) * spacing)\">"
     for rowStart in stride(from: 0, to: queries, by: columns) {
       let row = rowStart ..< min(rowStart + columns, queries)
       html += "<TR>"
       for query in row {
-        let file = folder.appendingPathComponent("query\(query).png")
-        try RenderOutput.write(PNGEncoder.encode(tile(query: query, size: tileSize)), to: file)
-        html += "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"\(tileSize * 3 / 4)\" HEIGHT=\"\(tileSize * 3 / 4)\">"
-          + "<IMG SRC=\"\(HTML.escape(file.path))\" SCALE=\"TRUE\"/></TD>"
+        html += "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"\(points)\" HEIGHT=\"\(points)\">"
+          + "<IMG SRC=\"\(try imageFile("query\(query)", tile(query: query, size: tileSize)))\" SCALE=\"TRUE\"/></TD>"
       }
       html += "</TR><TR>"
       for query in row {
-        html += "<TD><FONT POINT-SIZE=\"8\">query \(query) (max \(Self.format(maximum(query: query))))</FONT></TD>"
+        html += "<TD FIXEDSIZE=\"TRUE\" WIDTH=\"\(points)\" HEIGHT=\"\(captionHeight)\"><FONT POINT-SIZE=\"8.5\">q\(query) "
+          + "(max \(Self.format(maximum(query: query))))</FONT></TD>"
       }
       html += "</TR>"
     }
-    let barFile = folder.appendingPathComponent("colorbar.png")
-    try RenderOutput.write(PNGEncoder.encode(Self.colorBar(width: 200, height: 10)), to: barFile)
-    html += "<TR><TD COLSPAN=\"\(columns)\"><TABLE BORDER=\"0\" CELLSPACING=\"4\"><TR>"
-      + "<TD><FONT POINT-SIZE=\"9\">low</FONT></TD><TD FIXEDSIZE=\"TRUE\" WIDTH=\"150\" HEIGHT=\"8\">"
-      + "<IMG SRC=\"\(HTML.escape(barFile.path))\" SCALE=\"TRUE\"/></TD>"
-      + "<TD><FONT POINT-SIZE=\"9\">high (each tile scaled to its max)</FONT></TD></TR></TABLE></TD></TR>"
-    html += "</TABLE>"
+    html += "</TABLE></TD></TR></TABLE>"
     var graph = MaskGrid.graph(name: "attention")
     graph.addNode("maps", ["label": .html(html)])
     return try Graphviz.render(dot: graph.text, format: format)

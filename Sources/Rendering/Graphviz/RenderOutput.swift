@@ -24,6 +24,26 @@ public enum RenderOutput {
     }
   }
 
+  /// Creates `folder` and its parents when missing.
+  /// - Throws: `RenderError.cannotWrite` naming the folder and the system's reason (a file in the way, no
+  ///   permission, a read-only file system).
+  public static func createFolder(_ folder: URL) throws {
+    var missing = [URL]()
+    var current = folder.standardizedFileURL
+    var isDirectory: ObjCBool = false
+    while !FileManager.default.fileExists(atPath: current.path, isDirectory: &isDirectory) && current.path != "/" {
+      missing.append(current)
+      current = current.deletingLastPathComponent()
+    }
+    guard isDirectory.boolValue || current.path == "/" else {
+      throw RenderError.cannotWrite(path: folder.path, reason: "\(current.path) is a file, not a folder")
+    }
+    for path in missing.reversed().map(\.path) where mkdir(path, 0o755) != 0 && errno != EEXIST {
+      let reason = String(cString: strerror(errno)).lowercased()
+      throw RenderError.cannotWrite(path: folder.path, reason: "the folder \(path) cannot be created (\(reason))")
+    }
+  }
+
   /// Writes `text` as UTF-8, atomically.
   /// - Throws: `RenderError.cannotWrite`.
   public static func write(_ text: String, to url: URL) throws {

@@ -105,6 +105,8 @@ public struct MaskGrid: GraphvizDrawing, Sendable {
   public static let paddingColor = "#F4C7C3"
   /// The grid lines.
   static let lineColor = "#C8C8C8"
+  /// Legend entries per row.
+  static let legendColumns = 4
 
   // MARK: - HTML
 
@@ -143,7 +145,7 @@ public struct MaskGrid: GraphvizDrawing, Sendable {
       + HTML.escape(title) + "</B></FONT><BR/><FONT POINT-SIZE=\"10\" COLOR=\"#555555\">rows attend to columns; "
       + "\(mask.allowedCount) of \(mask.size * mask.size) allowed</FONT></TD></TR>\n"
     html += "<TR><TD COLSPAN=\"2\" ROWSPAN=\"2\" BORDER=\"0\" ALIGN=\"RIGHT\" VALIGN=\"BOTTOM\">"
-      + "<FONT POINT-SIZE=\"9\" COLOR=\"#555555\">row reads column </FONT></TD>"
+      + "<FONT POINT-SIZE=\"9\" COLOR=\"#555555\">row reads<BR ALIGN=\"RIGHT\"/>column →<BR ALIGN=\"RIGHT\"/></FONT></TD>"
     for block in blocks {
       html += "<TD COLSPAN=\"\(block.range.count)\" BORDER=\"0\"><B>\(HTML.escape(block.name))</B></TD>"
     }
@@ -194,7 +196,8 @@ public struct MaskGrid: GraphvizDrawing, Sendable {
     for (rowIndex, row) in names.enumerated() {
       for (columnIndex, column) in names.enumerated() {
         let color = pairColor(row: rowIndex, column: columnIndex, segmentCount: names.count)
-        entries.append((color, "\(row) reads \(column)"))
+        // "queries read text", "text reads queries": segment names are plural nouns or mass nouns.
+        entries.append((color, "\(row) \(row.hasSuffix("s") ? "read" : "reads") \(column)"))
       }
     }
     entries.append((blockedColor, "blocked"))
@@ -202,8 +205,10 @@ public struct MaskGrid: GraphvizDrawing, Sendable {
       entries.append((paddingColor, "padding (never read)"))
       entries.append((pairColor(row: 0, column: 0, segmentCount: names.count) + "55", "pale: padded row (output unused)"))
     }
+    // At most `legendColumns` swatches a row, so that the legend is no wider than the grids it explains.
     var html = "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"2\"><TR>"
-    for entry in entries {
+    for (index, entry) in entries.enumerated() {
+      if index > 0 && index % legendColumns == 0 { html += "</TR><TR>" }
       html += "<TD BGCOLOR=\"\(entry.color)\" BORDER=\"1\" COLOR=\"\(lineColor)\" WIDTH=\"14\" HEIGHT=\"14\" "
         + "FIXEDSIZE=\"TRUE\"></TD><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"11\">\(HTML.escape(entry.label))</FONT></TD>"
     }

@@ -141,7 +141,8 @@ public struct ModelGraph: GraphvizDrawing, Sendable {
       attributes["fontsize"] = "10"
       legend.addNode(id, attributes)
     }
-    legend.addEdge("legend_trainable", "legend_frozen", ["style": "invis"])
+    // No edge between the two: they share a rank, so the legend stays one box wide (or high) whatever the
+    // ranks of the model beside it are.
     return legend
   }
 }
@@ -155,7 +156,7 @@ extension ModelGraph {
     var edges = [ModelGraphEdge]()
     func component(_ id: String, _ module: Module, _ kind: String, _ summary: String) -> ModelGraphNode {
       var node = ModelGraphNode(module: module, name: id, kind: kind, depth: depth)
-      node.detail = summary
+      node.detail = Self.wrapped(summary)
       return node
     }
     nodes.append(component("encoder", encoder.module, encoder.kind, encoder.summary))
@@ -174,6 +175,22 @@ extension ModelGraph {
       edges.append(ModelGraphEdge(from: "bridge", to: "features", shape: ["B", "\(bridge.outputTokens)", "\(bridge.outputDim)"]))
     }
     self.init(title: title, nodes: nodes, edges: edges)
+  }
+
+  /// `text` broken into lines of about `width` characters after its commas (a component's one-line summary
+  /// would otherwise make its box as wide as the whole drawing).
+  public static func wrapped(_ text: String, width: Int = 44) -> String {
+    var lines = [String](), line = ""
+    for piece in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+      let candidate = line.isEmpty ? piece : line + "," + piece
+      if !line.isEmpty && candidate.count > width {
+        lines.append(line + ",")
+        line = String(piece.drop { $0 == " " })
+      } else {
+        line = candidate
+      }
+    }
+    return (lines + [line]).joined(separator: "\n")
   }
 
   /// The pipeline of a preset's sizes (no model built): image → encoder → Q-Former → projection → LM.

@@ -95,7 +95,7 @@ public struct QFormerDiagram: GraphvizDrawing, Sendable {
 
     var stack = DOTGraph(
       name: "cluster_layers",
-      attributes: trainable.merging(["label": "Q-Former layers (trainable; self-attention shared by queries and text)",
+      attributes: trainable.merging(["label": "Q-Former layers (trainable)\nself-attention shared by queries and text",
                                      "fillcolor": "#EAF2FF", "style": "filled,rounded"]))
     for index in 0 ..< c.layers { stack.addNode("layer\(index)", ["shape": "plaintext", "label": .html(layerHTML(index))]) }
     graph.addSubgraph(stack)
@@ -121,12 +121,12 @@ public struct QFormerDiagram: GraphvizDrawing, Sendable {
 
     var stage1 = DOTGraph(
       name: "cluster_stage1",
-      attributes: ["label": "stage 1: representation learning (one mask per objective)", "style": "rounded",
+      attributes: ["label": "stage 1: representation learning\n(one self-attention mask per objective)", "style": "rounded",
                    "color": "#1F5FBF", "fontcolor": "#1F5FBF"])
     let heads = [
-      ("itc", "ITC head: project to \(c.contrastiveWidth), max similarity over queries\nmask: unimodal"),
-      ("itm", "ITM head: linear 2-way per query, averaged\nmask: bidirectional"),
-      ("itg", "ITG head: language-model head on the text\nmask: multimodal causal"),
+      ("itc", "ITC head\nproject to \(c.contrastiveWidth),\nmax similarity over queries\nmask: unimodal"),
+      ("itm", "ITM head\nlinear 2-way per query,\naveraged\nmask: bidirectional"),
+      ("itg", "ITG head\nlanguage-model head\non the text\nmask: multimodal causal"),
     ]
     for (id, text) in heads { stage1.addNode(id, trainable.merging(["label": .text(text)])) }
     graph.addSubgraph(stage1)
@@ -138,7 +138,7 @@ public struct QFormerDiagram: GraphvizDrawing, Sendable {
     if let languageModel {
       var stage2 = DOTGraph(
         name: "cluster_stage2",
-        attributes: ["label": "stage 2: generative learning (query outputs only)", "style": "rounded",
+        attributes: ["label": "stage 2: generative learning\n(query outputs only)", "style": "rounded",
                      "color": "#8E44AD", "fontcolor": "#8E44AD"])
       stage2.addNode("projection", trainable.merging(["label": .text("projection (Linear)\n\(c.hidden) → \(languageModel.width)")]))
       stage2.addNode("llm", frozen.merging(["label": .text("\(languageModel.name)\nfrozen LLM")]))

@@ -49,7 +49,9 @@ struct MasksCommand: ParsableCommand {
       throw ValidationError("--text-valid must be in 0...\(text), got \(textValid).")
     }
     _ = try objectives()
-    if format != "txt" { _ = try RenderFormat(parsing: format) }
+    if format != "txt" && (try? RenderFormat(parsing: format)) == nil {
+      throw ValidationError("--format must be txt, dot, svg, png or pdf, got \"\(format)\".")
+    }
   }
 
   func run() throws {
@@ -60,7 +62,7 @@ struct MasksCommand: ParsableCommand {
     }
     let format = try RenderFormat(parsing: format)
     let folder = URL(fileURLWithPath: out)
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try RenderOutput.createFolder(folder)
     func file(_ name: String) -> URL { folder.appendingPathComponent("\(name).\(format.fileExtension)") }
 
     var written = [URL]()
