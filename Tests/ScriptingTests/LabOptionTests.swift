@@ -66,6 +66,46 @@ import Testing
     #expect(error.message.contains("(did you mean 'steps'?)"))
   }
 
+  @Test func aSetKeyReadLaterPassesAnEarlyCheckAndATypoFailsIt() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blip2lab-script-\(UUID())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let script = directory.appendingPathComponent("late.lua").path
+    // lab.run checks like lab.check does here: before training, so a typo does not cost a run.
+    try """
+      local early = lab.option("early", 1)
+      lab.check()
+      return early + lab.option( 'late', 2 )
+      """.write(toFile: script, atomically: true, encoding: .utf8)
+    func engine(_ settings: [String]) throws -> ScriptEngine {
+      let (engine, _) = try makeEngine(settings: settings)
+      try engine.addFunction("check") { engine, _ in
+        try engine.checkSettingsWereRead(file: nil, orDeclared: true)
+        return []
+      }
+      return engine
+    }
+    guard case .int(6)? = try engine(["late=5"]).run(file: script).first else { Issue.record("late=5 not applied"); return }
+    let error = try #require(throws: ScriptError.self) { try engine(["lat=5"]).run(file: script) }
+    #expect(error.errorDescription == "\(script):2: lab.check: --set lat: the script never reads an option 'lat' with "
+      + "lab.option (did you mean 'late'?); the options it reads are early, late")
+    #expect(ScriptEngine.optionNames(in: "lab.option(\"a\", 1) lab . option ( 'b.c', 2) lab.option(name, 3)") == ["a", "b.c"])
+  }
+
+  @Test func syntaxAndRuntimeErrorsInAScriptFileNameItsPathAndLine() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blip2lab-script-\(UUID())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for (code, line, message) in [("local steps = 10\nif steps > 5 them\n", 2, "syntax error: "),
+                                  ("local t = {}\n\nprint(t.model.name)\n", 3, "attempt to index a nil value")] {
+      let script = directory.appendingPathComponent("broken.lua").path
+      try code.write(toFile: script, atomically: true, encoding: .utf8)
+      let (engine, _) = try makeEngine()
+      let error = try #require(throws: ScriptError.self) { try engine.run(file: script) }
+      #expect(error.errorDescription?.hasPrefix("\(script):\(line): \(message)") == true, "\(error)")
+    }
+  }
+
   @Test func malformedSetIsASetupError() {
     #expect(throws: ScriptError.self) { try ScriptEngine(settings: ["steps"]) }
   }

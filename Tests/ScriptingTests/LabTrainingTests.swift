@@ -60,6 +60,58 @@ import Testing
     #expect(timeline.contains("itg: steps 0..<500 causal, 500..<1000 multimodalCausal (default)"))
   }
 
+  @Test func scheduleAsAFunctionOfTheStep() throws {
+    let (engine, _) = try makeEngine()
+    let schedule = try returnedObject(engine, """
+      local textOnly = { queries = { queries = "all" }, text = { text = "causal" } }
+      return lab.schedule{
+        itg = function(step)
+          if step < 10 then return textOnly end
+          if step < 20 then return "multimodalCausal" end
+          return function(i, j, segI, segJ) return true end
+        end,
+      }
+      """, as: MaskSchedule.self)
+    let layout = try TokenLayout.queriesAndText(queries: 2, text: 3)
+    #expect(try schedule.mask(for: .itg, step: 0, layout: layout)
+      == .blocks(layout, ["queries": ["queries": .all], "text": ["text": .causal]]))
+    #expect(try schedule.mask(for: .itg, step: 15, layout: layout) == .multimodalCausal(layout))
+    #expect(try schedule.mask(for: .itg, step: 25, layout: layout) == .bidirectional(layout))
+    #expect(try schedule.mask(for: .itm, step: 25, layout: layout) == .bidirectional(layout))   // the paper's default
+    #expect(schedule.describeTimeline(totalSteps: 30).contains("itg: steps 0..<10 blocks, 10..<20 multimodalCausal, 20..<30 custom"))
+    #expect(schedule.description.contains("itg: f(step) (a function of the step)"))
+    // The fingerprint runs use sees every mask's cells, so editing the function changes it.
+    let edited = try returnedObject(engine, """
+      return lab.schedule{ itg = function(step) return step < 10 and "causal" or "multimodalCausal" end }
+      """, as: MaskSchedule.self)
+    #expect(schedule.fingerprint(totalSteps: 30, layout: layout) != edited.fingerprint(totalSteps: 30, layout: layout))
+    #expect(edited.fingerprint(totalSteps: 30, layout: layout) == edited.fingerprint(totalSteps: 30, layout: layout))
+  }
+
+  @Test func badScheduleFunctionsFailWhenAskedWithTheStep() throws {
+    let (engine, _) = try makeEngine()
+    let schedule = try returnedObject(engine, """
+      return lab.schedule{
+        itg = function(step)
+          if step == 1 then return 3 end
+          if step == 2 then return lab.mask.itg{ queries = 2, text = 3 } end
+          if step == 3 then return "casual" end
+          return step.size
+        end,
+      }
+      """, as: MaskSchedule.self)
+    #expect(throws: LabError("lab.schedule: itg at step 1: the function must return a mask name (unimodal, bidirectional, "
+      + "multimodalCausal, causal), block rules or a function (i, j, segI, segJ), got an integer")) {
+      try schedule.maskSpec(for: "itg", step: 1)
+    }
+    let object = try #require(throws: LabError.self) { try schedule.maskSpec(for: "itg", step: 2) }
+    #expect(object.message.hasPrefix("lab.schedule: itg at step 2: the function returned an AttentionMask, which fits only"))
+    #expect(throws: MaskError.self) { try schedule.maskSpec(for: "itg", step: 3) }
+    let error = try #require(throws: ScriptError.self) { try schedule.maskSpec(for: "itg", step: 4) }
+    #expect(error.file == "test.lua")
+    #expect(error.line == 6)
+  }
+
   @Test(arguments: [
     ("lab.schedule{ itgg = 'causal' }", "lab.schedule: unknown key 'itgg' (did you mean 'itg'?)"),
     ("lab.schedule{ itg = { { steps = { 5, 1 }, mask = 'causal' } } }",

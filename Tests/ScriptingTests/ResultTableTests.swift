@@ -19,11 +19,15 @@ import Testing
     let (engine, _) = try makeEngine()
     let table = try returnedObject(engine, Self.rows + "\nreturn lab.table(rows):mean_by('variant')", as: ResultTable.self)
     #expect(table.columns == ["variant", "n", "cider", "r1"])
-    guard case let .summary(mean, spread?, count)? = table.rows[0]["r1"] else { Issue.record("\(table.rows)"); return }
-    #expect(abs(mean - 0.52) < 1e-12)
+    guard case let .summary(summary)? = table.rows[0]["r1"], let spread = summary.standardDeviation else {
+      Issue.record("\(table.rows)")
+      return
+    }
+    #expect(abs(summary.mean - 0.52) < 1e-12)
     #expect(abs(spread - 0.02) < 1e-12)   // sqrt(((-0.02)^2 + 0.02^2 + 0) / 2)
-    #expect(count == 3)
-    guard case .summary(0.9, nil, 1)? = table.rows[1]["cider"], case .number(2)? = table.rows[1]["n"] else {
+    #expect(summary.minimum == 0.50 && summary.maximum == 0.54 && summary.count == 3)
+    guard case let .summary(single)? = table.rows[1]["cider"], single.mean == 0.9, single.standardDeviation == nil,
+          single.count == 1, case .number(2)? = table.rows[1]["n"] else {
       Issue.record("\(table.rows)")
       return
     }
@@ -54,9 +58,9 @@ import Testing
       """, chunkName: "w.lua")
     let csv = try String(contentsOf: directory.appendingPathComponent("out/table.csv"), encoding: .utf8)
     #expect(csv == """
-      variant,n,cider,cider_std,cider_n,r1,r1_std,r1_n
-      full,3,1.1,0.1,3,0.52,0.02,3
-      no-itg,2,0.9,,1,0.42,0.0282842712475,2
+      variant,n,cider,cider_std,cider_min,cider_max,cider_n,r1,r1_std,r1_min,r1_max,r1_n
+      full,3,1.1,0.1,1,1.2,3,0.52,0.02,0.5,0.54,3
+      no-itg,2,0.9,,0.9,0.9,1,0.42,0.0282842712475,0.4,0.44,2
 
       """)
     let json = try String(contentsOf: directory.appendingPathComponent("out/raw.json"), encoding: .utf8)

@@ -34,9 +34,34 @@ public final class Run {
   /// Called after every training step (progress bars, curves).
   public var onStep: ((String, StepReport) -> Void)?
 
+  /// Training steps this run has computed (restored phases count nothing): how a sweep tells a re-run that
+  /// recomputed nothing.
+  public private(set) var stepsTrained = 0
+  /// Evaluations this run has computed rather than read back from `evaluations/`.
+  public private(set) var evaluationsComputed = 0
+
   /// The bridge's weights at the end of stage 1. Retrieval is evaluated with them (as in BLIP-2, where
   /// retrieval uses the stage-1 model: stage 2 trains the bridge for the LM only, and its ITC/ITM heads drift).
   private var stage1Weights: [[Float]]?
+  /// The fingerprint of `stage1Weights` (part of an evaluation's cache key).
+  private var stage1Fingerprint = "none"
+  /// The weights' fingerprints at the first call of each phase (see `fingerprint`).
+  private var startingWeights: [String: [String]] = [:]
+
+  /// An evaluation, with where training stood when it was made.
+  public struct Evaluation: Sendable {
+    /// The phase trained last (`stage1`, `stage2`), or nil before any.
+    public var phase: String?
+    /// The steps that phase had completed.
+    public var step: Int
+    /// The numbers.
+    public var result: EvaluationResult
+  }
+  /// The phase trained last and the steps it had completed (nil before any training).
+  public private(set) var position: (phase: String, step: Int)?
+  /// Every evaluation of this run, in order (read back ones too): a metric evaluated at several steps of a
+  /// phase is a curve.
+  public private(set) var evaluations: [Evaluation] = []
 
   /// A run.
   public init(name: String, directory: URL?, model: Blip2Model, data: any Dataset, seed: UInt64) {
@@ -53,16 +78,90 @@ public final class Run {
 
   /// A fingerprint of what defines a phase, so a changed configuration is not resumed from the wrong files:
   /// the settings, the data, the seed, and the exact weights every part starts the phase with (a re-trained
-  /// frozen encoder, or a stage 1 run differently, makes a different stage 1 or stage 2).
-  private func fingerprint(_ phase: String, _ parts: [String]) -> String {
-    var modules = [model.encoder.module, model.bridge.module]
-    if let projection = model.projection { modules.append(projection) }
-    if let lm = model.languageModel { modules.append(lm.module) }
+  /// frozen encoder, or a stage 1 run differently, makes a different stage 1 or stage 2). The starting
+  /// weights are those of the phase's first call on this run: a second call that continues the phase
+  /// (`stopAfterStep`) starts from weights the phase itself trained. An evaluation (`startOfPhase` false)
+  /// is fingerprinted with the weights it evaluates.
+  private func fingerprint(_ phase: String, _ parts: [String], startOfPhase: Bool = true) -> String {
+    let weights: [String]
+    if startOfPhase, let remembered = startingWeights[phase] {
+      weights = remembered
+    } else {
+      var modules = [model.encoder.module, model.bridge.module]
+      if let projection = model.projection { modules.append(projection) }
+      if let lm = model.languageModel { modules.append(lm.module) }
+      weights = modules.map(\.contentFingerprint)
+      if startOfPhase { startingWeights[phase] = weights }
+    }
     return stableHash([phase, data.name, "\(seed)"] + model.parts.map { "\($0.role):\($0.kind):\($0.summary):\($0.parameters)" }
-      + modules.map(\.contentFingerprint) + parts)
+      + weights + parts)
   }
 
-  /// Stage 1: trains the bridge alone with its objectives (ITC, ITM, ITG for the Q-Former).
+  /// What defines a stage-1 mix and schedule beyond their descriptions: the weights a function gives at every
+  /// step, and every mask over the stage's layout (a Lua function or custom mask edited between two runs must
+  /// not resume the other's files). Empty for constant weights and built-in masks, so such runs keep the
+  /// fingerprints they had before functions were fingerprinted.
+  private func stage1Details(mix: LossMix, masks: MaskSchedule, steps: Int, textLength: Int) throws -> [String] {
+    var parts = [String]()
+    let functions = mix.weights.keys.sorted().filter { if case .schedule? = mix.weights[$0] { true } else { false } }
+    if !functions.isEmpty {
+      parts.append(stableHash(try functions.flatMap { key in try (0..<steps).map { "\(key)@\($0)=\(try mix.weight(key, step: $0))" } }))
+    }
+    let builtIn = Set(MaskSpec.builtInNames)
+    let custom = !masks.choosers.isEmpty || masks.entries.contains { !builtIn.contains($0.mask.name) }
+      || masks.defaults.values.contains { !builtIn.contains($0.name) }
+    if custom {
+      let layout = try TokenLayout.queriesAndText(queries: model.bridge.outputTokens, text: textLength)
+      parts.append(masks.fingerprint(totalSteps: steps, layout: layout))
+    }
+    return parts
+  }
+
+  /// Trains a phase with the trainer `makeTrainer(phaseName)` makes. With `stopAfterStep` short of the end,
+  /// training stops there (the next call continues) and the weights at that step are also kept as a snapshot
+  /// (`<phase>-step<k>.*`), so a re-run that stops there again gets them back even after the phase went on
+  /// to its end: evaluating at several points of a phase gives the same numbers on every run.
+  private func train(_ phase: String, steps: Int, stopAfterStep: Int?, makeTrainer: (String) throws -> Trainer,
+                     run: (Trainer) throws -> TrainingState) throws -> TrainingState {
+    let state = try trainOrRestore(phase, steps: steps, stopAfterStep: stopAfterStep, makeTrainer: makeTrainer, run: run)
+    position = (phase, state.step)
+    return state
+  }
+
+  private func trainOrRestore(_ phase: String, steps: Int, stopAfterStep: Int?, makeTrainer: (String) throws -> Trainer,
+                              run: (Trainer) throws -> TrainingState) throws -> TrainingState {
+    guard let stop = stopAfterStep, stop < steps, let directory else {
+      let trainer = try makeTrainer(phase)
+      trainer.stopAfterStep = stopAfterStep
+      return try run(trainer)
+    }
+    let snapshot = CheckpointStore(directory: directory, phase: "\(phase)-step\(stop)")
+    let trainer = try makeTrainer(phase)
+    if let saved = try snapshot.loadState(), saved.configurationHash == trainer.configurationHash, saved.step == stop {
+      try snapshot.restore(parameters: trainer.parameters, optimizer: trainer.optimizer, state: saved)
+      return saved
+    }
+    let main = CheckpointStore(directory: directory, phase: phase)
+    if let saved = try main.loadState(), saved.configurationHash == trainer.configurationHash, saved.step >= stop {
+      if saved.step == stop {
+        // Stopped exactly here before the snapshot was written (a trainer resumed here would train a step more).
+        try main.restore(parameters: trainer.parameters, optimizer: trainer.optimizer, state: saved)
+        try snapshot.save(parameters: trainer.parameters, optimizer: trainer.optimizer, state: saved)
+        return saved
+      }
+      // The phase went past `stop` without a snapshot there: train up to `stop` again, in the snapshot's files.
+      let again = try makeTrainer(snapshot.phase)
+      again.stopAfterStep = stop
+      return try run(again)
+    }
+    trainer.stopAfterStep = stop
+    let state = try run(trainer)
+    try snapshot.save(parameters: trainer.parameters, optimizer: trainer.optimizer, state: state)
+    return state
+  }
+
+  /// Stage 1: trains the bridge alone with its objectives (ITC, ITM, ITG for the Q-Former). With
+  /// `stopAfterStep`, stops after that many steps; the next call continues (see `train`).
   @discardableResult
   public func stage1(settings: TrainerSettings, mix: LossMix = .paper, masks: MaskSchedule = MaskSchedule(),
                      textLength: Int = 32, stopAfterStep: Int? = nil) throws -> TrainingState {
@@ -72,27 +171,33 @@ public final class Run {
     }
     var settings = settings
     settings.seed = mixSeed(seed, 100)
-    let trainer = try Trainer(phase: "stage1", settings: settings, directory: directory,
-                              configurationHash: fingerprint("stage1", ["\(settings)", "\(mix)", masks.description, "\(textLength)"]),
-                              parameters: learner.module.namedParameters(), randomSources: learner.randomSources)
-    trainer.stopAfterStep = stopAfterStep
+    let hash = fingerprint("stage1", ["\(settings)", "\(mix)", masks.description, "\(textLength)"]
+      + (try stage1Details(mix: mix, masks: masks, steps: settings.steps, textLength: textLength)))
     learner.module.train()
     defer { learner.module.eval() }
     log("\(name): stage 1, \(settings.steps) steps of \(settings.batchSize), losses \(mix)")
-    defer { stage1Weights = learner.module.namedParameters().map(\.1.data) }
-    return try trainer.run(datasetCount: data.count(.train), report: { self.onStep?("stage1", $0) }) { input, rng in
+    defer {
+      stage1Weights = learner.module.namedParameters().map(\.1.data)
+      stage1Fingerprint = learner.module.contentFingerprint
+    }
+    let report: (StepReport) -> Void = { self.stepsTrained += 1; self.onStep?("stage1", $0) }
+    return try train("stage1", steps: settings.steps, stopAfterStep: stopAfterStep, makeTrainer: { phase in
+      try Trainer(phase: phase, settings: settings, directory: directory, configurationHash: hash,
+                  parameters: learner.module.namedParameters(), randomSources: learner.randomSources)
+    }) { trainer in try trainer.run(datasetCount: data.count(.train), report: report) { input, rng in
       let batch = try examples(.train, input.indices)
       let captions = batch.map { $0.captions[rng.nextInt(below: $0.captions.count)] }
       let features = try model.imageFeatures(batch)
       let text = learner.tokenizeText(captions, maxLength: textLength)
       return try learner.stage1Losses(Stage1Batch(imageFeatures: features, text: text), mix: mix, masks: masks,
                                       step: input.step, rng: &rng)
-    }
+    } }
   }
 
   /// Stage 2: trains the bridge and the projection through the frozen LM on captions. A decoder-only LM
   /// predicts the caption after the soft prompt (and `prompt`); an encoder-decoder LM gets a prefix-LM split
   /// of each caption, sampled between 1 and the middle of the caption (as the BLIP-2 authors describe).
+  /// With `stopAfterStep`, stops after that many steps; the next call continues (see `train`).
   @discardableResult
   public func stage2(settings: TrainerSettings, prompt: String = "", textLength: Int = 32,
                      stopAfterStep: Int? = nil) throws -> TrainingState {
@@ -101,17 +206,18 @@ public final class Run {
     }
     var settings = settings
     settings.seed = mixSeed(seed, 200)
-    let trainer = try Trainer(phase: "stage2", settings: settings, directory: directory,
-                              configurationHash: fingerprint("stage2", ["\(settings)", prompt, "\(textLength)"]),
-                              parameters: model.stage2Parameters, randomSources: model.bridge.randomSources)
-    trainer.stopAfterStep = stopAfterStep
+    let hash = fingerprint("stage2", ["\(settings)", prompt, "\(textLength)"])
     model.bridge.module.train()
     defer { model.bridge.module.eval() }
     let tokenizer = lm.tokenizer
     let promptIds = tokenizer.encode(prompt)
     let end = tokenizer.eosId.map { [$0] } ?? []
     log("\(name): stage 2 (\(lm.architecture.rawValue) LM), \(settings.steps) steps of \(settings.batchSize)")
-    return try trainer.run(datasetCount: data.count(.train), report: { self.onStep?("stage2", $0) }) { input, rng in
+    let report: (StepReport) -> Void = { self.stepsTrained += 1; self.onStep?("stage2", $0) }
+    return try train("stage2", steps: settings.steps, stopAfterStep: stopAfterStep, makeTrainer: { phase in
+      try Trainer(phase: phase, settings: settings, directory: directory, configurationHash: hash,
+                  parameters: model.stage2Parameters, randomSources: model.bridge.randomSources)
+    }) { trainer in try trainer.run(datasetCount: data.count(.train), report: report) { input, rng in
       let batch = try examples(.train, input.indices)
       let captions = batch.map { tokenizer.encode($0.captions[rng.nextInt(below: $0.captions.count)]) }
       var inputs: [[Int]] = [], targets: [[Int]] = []
@@ -131,15 +237,30 @@ public final class Run {
       let loss = try model.stage2Loss(features: features, input: TokenBatch(inputs, padId: tokenizer.padId),
                                       target: TokenBatch(targets, padId: tokenizer.padId))
       return ObjectiveLosses(total: loss, values: ["lm": loss.item])
-    }
+    } }
   }
 
-  /// Evaluates on `split` (at most `limit` examples) and writes `eval.json` when the run has a directory.
-  /// Retrieval ranks by ITC, then ITM re-scores the `rerankCandidates` best of each query (LAVIS's `k_test`).
+  /// Evaluates on `split` (at most `limit` examples) and writes `eval-<split>.json` when the run has a
+  /// directory. Retrieval ranks by ITC, then ITM re-scores the `rerankCandidates` best of each query
+  /// (LAVIS's `k_test`). An evaluation of the same weights with the same settings is read back from
+  /// `evaluations/<split>-<fingerprint>.json` instead of being computed again.
   public func evaluate(_ tasks: [EvaluationTask], split: Split = .test, limit: Int? = nil, batchSize: Int = 32,
                        captionPrompt: String = "", rerankCandidates: Int = 32) throws -> EvaluationResult {
     let count = Swift.min(data.count(split), limit ?? Int.max)
     guard count > 0 else { throw TrainingError.invalidSetting("evaluate: the \(split.rawValue) split is empty") }
+    let latest = directory?.appendingPathComponent("eval-\(split.rawValue).json")
+    let cached = directory.map { directory in
+      let key = fingerprint("evaluate", tasks.map(\.rawValue) + [split.rawValue, "\(count)", "\(batchSize)", captionPrompt,
+                                                                  "\(rerankCandidates)", stage1Fingerprint], startOfPhase: false)
+      return directory.appendingPathComponent("evaluations/\(split.rawValue)-\(key).json")
+    }
+    if let cached, let latest, let data = try? Data(contentsOf: cached),
+       let result = try? JSONDecoder().decode(EvaluationResult.self, from: data) {
+      try writeAtomically(data, to: latest)
+      evaluations.append(Evaluation(phase: position?.phase, step: position?.step ?? 0, result: result))
+      return result
+    }
+    evaluationsComputed += 1
     let items = try examples(split, Array(0..<count))
     var result: EvaluationResult = [:]
     model.bridge.module.eval()
@@ -150,11 +271,14 @@ public final class Run {
       case .vqa: result.merge(try evaluateVQA(items, batchSize: batchSize)) { $1 }
       }
     }
-    if let directory {
+    if let cached, let latest {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try writeAtomically(try encoder.encode(result), to: directory.appendingPathComponent("eval-\(split.rawValue).json"))
+      let data = try encoder.encode(result)
+      try writeAtomically(data, to: cached)
+      try writeAtomically(data, to: latest)
     }
+    evaluations.append(Evaluation(phase: position?.phase, step: position?.step ?? 0, result: result))
     return result
   }
 

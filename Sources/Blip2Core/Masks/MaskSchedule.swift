@@ -80,13 +80,14 @@ public enum MaskSpec: Sendable, CustomStringConvertible {
   }
 }
 
-/// Which mask each objective uses at each step: entries for step ranges, and a default per objective for the
-/// steps no entry covers. Objectives are named by strings so scripts can add their own; `Objective` covers
-/// the paper's three.
+/// Which mask each objective uses at each step: entries for step ranges, then (optionally) a function of the
+/// step, then a default per objective, for the steps no entry covers. Objectives are named by strings so
+/// scripts can add their own; `Objective` covers the paper's three.
 /// ```swift
 /// var schedule = MaskSchedule()        // the paper's masks at every step
 /// try schedule.use(.custom(name: "queriesSeeText") { _, _, _, _ in true }, for: .itg, steps: 1500 ..< 3000)
 /// let mask = try schedule.mask(for: .itg, step: 2000, layout: layout)
+/// schedule.choose(for: "itm") { step in step < 100 ? .unimodal : .bidirectional }   // a curriculum
 /// ```
 public struct MaskSchedule: Sendable, CustomStringConvertible {
   /// A mask used for one objective over a range of steps.
@@ -113,8 +114,18 @@ public struct MaskSchedule: Sendable, CustomStringConvertible {
   public static let paperDefaults: [String: MaskSpec] =
     Dictionary(uniqueKeysWithValues: Objective.allCases.map { ($0.rawValue, $0.paperMask) })
 
+  /// A mask chosen by a function of the step (a curriculum written as code, e.g. a Lua function).
+  public struct Chooser: Sendable {
+    /// A name for descriptions and timelines (`f(step)`).
+    public let name: String
+    /// The mask at a step.
+    public let choose: @Sendable (Int) throws -> MaskSpec
+  }
+
   /// The mask per objective for steps no entry covers.
   public private(set) var defaults: [String: MaskSpec]
+  /// Per objective, the function that chooses the mask at the steps no entry covers (before `defaults`).
+  public private(set) var choosers: [String: Chooser] = [:]
   /// The entries, ordered by objective (as `objectives`) and then by first step.
   public private(set) var entries: [Entry] = []
 
@@ -125,7 +136,7 @@ public struct MaskSchedule: Sendable, CustomStringConvertible {
 
   /// Every objective with a default or an entry: the paper's in their order, then others by name.
   public var objectives: [String] {
-    let named = Set(defaults.keys).union(entries.map(\.objective))
+    let named = Set(defaults.keys).union(entries.map(\.objective)).union(choosers.keys)
     let paper = Objective.allCases.map(\.rawValue).filter(named.contains)
     return paper + named.subtracting(paper).sorted()
   }
@@ -140,6 +151,12 @@ public struct MaskSchedule: Sendable, CustomStringConvertible {
   /// Makes `mask` the default of `objective`, used at every step no entry covers.
   public mutating func setDefault(_ mask: MaskSpec, for objective: Objective) {
     setDefault(mask, for: objective.rawValue)
+  }
+
+  /// Lets `choose` pick the mask of `objective` at every step no entry covers (instead of the default).
+  public mutating func choose(for objective: String, name: String = "f(step)",
+                              _ choose: @escaping @Sendable (Int) throws -> MaskSpec) {
+    choosers[objective] = Chooser(name: name, choose: choose)
   }
 
   /// Uses `mask` for `objective` during `steps`.
@@ -166,12 +183,14 @@ public struct MaskSchedule: Sendable, CustomStringConvertible {
 
   // MARK: - Looking up
 
-  /// The mask specification `objective` uses at `step`: the entry covering the step, else the default.
-  /// - Throws: `MaskError.noMask` when there is neither.
+  /// The mask specification `objective` uses at `step`: the entry covering the step, else the objective's
+  /// chooser, else the default.
+  /// - Throws: `MaskError.noMask` when there is none of them, or what the chooser throws.
   public func maskSpec(for objective: String, step: Int) throws -> MaskSpec {
     if let entry = entries.first(where: { $0.objective == objective && $0.steps.contains(step) }) {
       return entry.mask
     }
+    if let chooser = choosers[objective] { return try chooser.choose(step) }
     guard let mask = defaults[objective] else {
       throw MaskError.noMask(objective: objective, step: step, known: objectives)
     }
@@ -192,13 +211,29 @@ public struct MaskSchedule: Sendable, CustomStringConvertible {
 
   // MARK: - Timelines
 
-  /// The steps `0 ..< totalSteps` of `objective` cut into stretches with one mask each, in order.
+  /// The steps `0 ..< totalSteps` of `objective` cut into stretches with one mask each, in order. Where a
+  /// chooser decides, it is asked at every step and consecutive steps with the same mask name form one
+  /// stretch (a step where it fails has no mask).
   public func phases(for objective: String, totalSteps: Int) -> [Phase] {
     var phases = [Phase]()
     var step = 0
     func fill(to end: Int) {
       guard end > step else { return }
-      phases.append(Phase(steps: step ..< end, mask: defaults[objective], isDefault: true))
+      guard let chooser = choosers[objective] else {
+        phases.append(Phase(steps: step ..< end, mask: defaults[objective], isDefault: true))
+        step = end
+        return
+      }
+      var start = step
+      var current = try? chooser.choose(step)
+      for next in (step + 1) ..< (end + 1) {
+        let mask = next < end ? (try? chooser.choose(next)) : nil
+        if next == end || mask?.name != current?.name {
+          phases.append(Phase(steps: start ..< next, mask: current, isDefault: false))
+          start = next
+          current = mask
+        }
+      }
       step = end
     }
     for entry in entries where entry.objective == objective && entry.steps.lowerBound < totalSteps {
@@ -229,11 +264,28 @@ public struct MaskSchedule: Sendable, CustomStringConvertible {
   /// `itg: multimodalCausal by default; queriesSeeText for steps 1500..<3000`.
   public var description: String {
     objectives.map { objective in
-      var parts = [(defaults[objective]?.name ?? "no mask") + " by default"]
+      var parts = [choosers[objective].map { "\($0.name) (a function of the step)" }
+        ?? (defaults[objective]?.name ?? "no mask") + " by default"]
       parts += entries.filter { $0.objective == objective }.map {
         "\($0.mask.name) for steps \($0.steps.lowerBound)..<\($0.steps.upperBound)"
       }
       return "\(objective): " + parts.joined(separator: "; ")
     }.joined(separator: "\n")
+  }
+
+  // MARK: - Fingerprints
+
+  /// A stable hash of the mask every objective uses at every step of `0 ..< totalSteps`, each mask hashed
+  /// with its cells over `layout`: a changed step range, chooser or custom mask function changes it (the
+  /// names alone would not). Runs use it to tell whether a saved phase was trained with this schedule.
+  public func fingerprint(totalSteps: Int, layout: TokenLayout) -> String {
+    var parts = [String]()
+    for objective in objectives {
+      for phase in phases(for: objective, totalSteps: totalSteps) {
+        let cells = (try? phase.mask?.mask(for: layout))?.flatBools.map { $0 ? "1" : "0" }.joined() ?? "-"
+        parts.append("\(objective):\(phase.steps):\(phase.mask?.name ?? "none"):\(cells)")
+      }
+    }
+    return stableHash(parts)
   }
 }

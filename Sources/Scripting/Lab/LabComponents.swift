@@ -11,6 +11,13 @@ extension ScriptEngine {
     try lua.defineType(AnyObject.self, name: LabTypeName.component, describe: Self.describe(component:), methods: [
       "summary": { object, _ in [.string((object as? any Component)?.summary ?? String(describing: object))] },
       "kind": { object, _ in [.string((object as? any Component)?.kind ?? "")] },
+      "featureDim": { object, _ in
+        guard let encoder = object as? any ImageEncoder else {
+          throw LabError("Component:featureDim: only an image encoder has a feature width (this is "
+            + "\((object as? any Component)?.kind ?? "not a component"))")
+        }
+        return [.int(encoder.featureDim)]
+      },
       "parameters": { object, _ in
         guard let component = object as? any Component else { return [.int(0), .int(0)] }
         return [.int(component.module.parameterCount), .int(component.module.trainableParameterCount)]
@@ -119,7 +126,7 @@ extension ScriptEngine {
       }
     }
     lines.append("also: lab.option, lab.layout, lab.mask.{itc,itm,itg,causal,blocks,custom}, lab.schedule, "
-      + "lab.losses, lab.table, lab.dry_run")
+      + "lab.losses, lab.table, lab.dry_run; in `blip2lab run`: lab.pretrain.{encoder,lm}, lab.compose, lab.run, lab.sweep")
     return lines.joined(separator: "\n")
   }
 }

@@ -1,9 +1,12 @@
 // `lab.compose`, `lab.pretrain.encoder` / `lab.pretrain.lm` / `lab.pretrain.bridge`, and `lab.run` with `:stage1`, `:stage2`,
 // `:evaluate`: the Lua face of `Blip2Model`, `FrozenPartsPretraining` and `Run`.
 //
-// Runs live under `<runs>/<experiment>/<name>/seed-<n>/`; a finished phase with the same configuration is
-// not recomputed and an interrupted one resumes (the trainer's rules). `--dry-run` caps every phase at 2
-// steps and evaluation at 8 examples, in a separate `dry-run` folder, so a script is checked in seconds.
+// Runs live under `<runs>/<experiment>/<name>/seed-<n>/` (inside a `lab.sweep`, under the sweep's folder:
+// `<runs>/<experiment>/<sweep>/<name>/seed-<n>/`); a finished phase with the same configuration is not
+// recomputed, an interrupted one resumes (the trainer's rules), and an evaluation of the same weights is read
+// back. `stopAt = k` stops a phase after k steps (the next call continues), to evaluate along the way.
+// `--dry-run` caps every phase at 2 steps of at most 8 examples and evaluation at 8 examples, in a separate
+// `dry-run` folder, so a script is checked in seconds.
 
 import Blip2Core
 import Foundation
@@ -17,10 +20,12 @@ extension LabTypeName {
 }
 
 extension ScriptEngine {
-  /// Installs `lab.compose`, `lab.pretrain.*` and `lab.run`. Runs go under `runsDirectory/experiment`.
+  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run` and `lab.sweep`. Runs go under
+  /// `runsDirectory/experiment`.
   public func installRunFunctions(runsDirectory: URL, experiment: String) throws {
     let root = runsDirectory.appendingPathComponent(dryRun ? "dry-run/\(experiment)" : experiment)
     let cache = runsDirectory.appendingPathComponent("cache")
+    let recorder = SweepRecorder()
     try lua.defineType(Blip2Model.self, name: LabTypeName.model, describe: { $0.summary }, methods: [
       "summary": { model, _ in [.string(model.summary)] },
       "parameters": { model, _ in
@@ -77,20 +82,22 @@ extension ScriptEngine {
     try addFunction("run") { engine, arguments in
       let options = try OptionTable(try arguments.table(1, "the run options"), function: "lab.run",
                                     keys: ["name", "model", "data", "seed"])
-      try engine.checkSettingsWereRead(file: nil)
-      let name = try options.string("name")
-      let seed = try options.int("seed", default: 1)
+      try engine.checkSettingsWereRead(file: nil, orDeclared: true)   // a misspelt --set fails before training
+      let name = try Self.folderName(try options.string("name"), what: "'name'", function: "lab.run")
+      let seed = try options.int("seed", default: 1, range: 0...Int.max)
       guard case let .object(object) = options.value("model"), let model = object.value as? Blip2Model else {
         throw LabError("lab.run: 'model' must be a Model from lab.compose")
       }
       let data = try Self.dataset(options, function: "lab.run")
-      let directory = root.appendingPathComponent(name).appendingPathComponent("seed-\(seed)")
+      let directory = (recorder.directory ?? root).appendingPathComponent(name).appendingPathComponent("seed-\(seed)")
       let run = Run(name: name, directory: directory, model: model, data: data, seed: UInt64(seed))
+      if recorder.directory != nil { recorder.runs.append(run) }
       run.log = engine.output
       let progress = [ProgressPrinter(title: "\(name) stage 1"), ProgressPrinter(title: "\(name) stage 2")]
       run.onStep = { phase, report in progress[phase == "stage1" ? 0 : 1].update(report) }
       return [.object(LuaObject(run, typeName: LabTypeName.run))]
     }
+    try installSweepFunction(root: root, recorder: recorder)
   }
 
   /// The options of `lab.pretrain.<part>` (the part, data, steps, batch, lr, seed) and its dataset.
@@ -133,15 +140,17 @@ extension ScriptEngine {
   static func settings(_ options: OptionTable, dryRun: Bool, defaults: (steps: Int, batch: Int, lr: Double),
                        minLearningRate: Double = 0) throws -> TrainerSettings {
     var steps = try options.int("steps", default: defaults.steps, range: 0...10_000_000)
-    if dryRun { steps = Swift.min(steps, 2) }
-    return TrainerSettings(steps: steps, batchSize: try options.int("batch", default: defaults.batch, range: 1...100_000),
+    var batch = try options.int("batch", default: defaults.batch, range: 1...100_000)
+    if dryRun { (steps, batch) = (Swift.min(steps, 2), Swift.min(batch, 8)) }
+    return TrainerSettings(steps: steps, batchSize: batch,
                            learningRate: try options.double("lr", default: defaults.lr, range: 1e-9...10),
                            minLearningRate: minLearningRate, checkpointEvery: Swift.max(1, steps / 10),
                            seed: UInt64(try options.int("seed", default: 0)))
   }
 
   static func stage1(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {
-    let options = try OptionTable(table, function: "Run:stage1", keys: ["steps", "batch", "lr", "losses", "masks", "textLength", "seed"])
+    let options = try OptionTable(table, function: "Run:stage1",
+                                  keys: ["steps", "batch", "lr", "losses", "masks", "textLength", "seed", "stopAt"])
     var mix = LossMix.paper
     if case let .object(object) = options.value("losses") {
       guard let given = object.value as? LossMix else { throw LabError("Run:stage1: 'losses' must come from lab.losses{...}") }
@@ -155,17 +164,25 @@ extension ScriptEngine {
       masks = given
     }
     let state = try run.stage1(settings: try settings(options, dryRun: dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-4)),
-                               mix: mix, masks: masks, textLength: try options.int("textLength", default: 32, range: 2...512))
+                               mix: mix, masks: masks, textLength: try options.int("textLength", default: 32, range: 2...512),
+                               stopAfterStep: try stopAt(options))
     return [.table(state.lastLosses.mapValues { .double(Double($0)) })]
   }
 
   static func stage2(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {
-    let options = try OptionTable(table, function: "Run:stage2", keys: ["steps", "batch", "lr", "minLr", "prompt", "textLength", "seed"])
+    let options = try OptionTable(table, function: "Run:stage2",
+                                  keys: ["steps", "batch", "lr", "minLr", "prompt", "textLength", "seed", "stopAt"])
     let state = try run.stage2(settings: try settings(options, dryRun: dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-4),
                                                       minLearningRate: try options.double("minLr", default: 0, range: 0...10)),
                                prompt: try options.string("prompt", default: ""),
-                               textLength: try options.int("textLength", default: 32, range: 2...512))
+                               textLength: try options.int("textLength", default: 32, range: 2...512),
+                               stopAfterStep: try stopAt(options))
     return [.table(state.lastLosses.mapValues { .double(Double($0)) })]
+  }
+
+  /// `stopAt`: stop the phase after this many steps (at or past `steps`, it runs to the end).
+  static func stopAt(_ options: OptionTable) throws -> Int? {
+    options.contains("stopAt") ? try options.int("stopAt", range: 1...10_000_000) : nil
   }
 
   static func evaluate(_ run: Run, _ table: [String: LuaValue], dryRun: Bool) throws -> [LuaValue] {

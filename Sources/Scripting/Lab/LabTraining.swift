@@ -78,8 +78,9 @@ extension ScriptEngine {
   // MARK: - Mask schedules
 
   /// `{ itg = { { steps = { 0, 500 }, mask = "multimodalCausal" }, { steps = { 500, 1000 }, mask = f } } }`.
-  /// Per objective: a mask name (its default), a list of entries, or `{ default = ..., entries = { ... } }`.
-  /// An entry's mask is a built-in name, block rules, or a function `(i, j, segI, segJ)` (1-based).
+  /// Per objective: a mask name (its default), a list of entries, `{ default = ..., entries = { ... } }`, or a
+  /// function of the step returning the mask for that step. A mask is a built-in name, block rules, or a
+  /// function `(i, j, segI, segJ)` (1-based).
   static func schedule(from table: [String: LuaValue]) throws -> MaskSchedule {
     let function = "lab.schedule"
     let options = try OptionTable(table, function: function, keys: objectives)
@@ -90,6 +91,8 @@ extension ScriptEngine {
       switch options.value(objective) {
       case .nil: continue
       case let .string(name): schedule.setDefault(try MaskSpec(named: name), for: objective)
+      case let .function(lua):
+        schedule.choose(for: objective, chooser(lua.renamed("the \(objective) mask schedule"), place: place))
       case let .list(list): entries = list
       case let .table(parts):
         let part = try OptionTable(parts, function: place, keys: ["default", "entries"])
@@ -97,7 +100,8 @@ extension ScriptEngine {
         if case let .list(list) = part.value("entries") { entries = list }
         else if part.contains("entries") { throw part.mismatch("entries", "a list of entries", part.value("entries")) }
       case let other:
-        throw LabError("\(place) must be a mask name or a list of { steps = { from, to }, mask = ... }, got \(other.kindName)")
+        throw LabError("\(place) must be a mask name, a list of { steps = { from, to }, mask = ... } or a function "
+          + "of the step, got \(other.kindName)")
       }
       for (index, entry) in entries.enumerated() {
         let where_ = "\(place)[\(index + 1)]"
@@ -111,6 +115,25 @@ extension ScriptEngine {
       }
     }
     return schedule
+  }
+
+  /// A Swift chooser calling the Lua `function(step)` (0-based, as the trainer counts), which returns a mask
+  /// name, block rules or a function `(i, j, segI, segJ)`.
+  static func chooser(_ lua: LuaFunction, place: String) -> @Sendable (Int) throws -> MaskSpec {
+    { step in
+      let result = try lua.call([.int(step)]).first ?? .nil
+      let where_ = "\(place) at step \(step)"
+      switch result {
+      case .string, .table, .function: return try maskSpec(result, name: nil, place: where_)
+      case let .object(object) where object.value is AttentionMask:
+        throw LabError("\(where_): the function returned an AttentionMask, which fits only the layout it was built "
+          + "for, while text lengths change from batch to batch; return a mask name, block rules or a function "
+          + "(i, j, segI, segJ) instead")
+      default:
+        throw LabError("\(where_): the function must return a mask name (\(MaskSpec.builtInNames.joined(separator: ", "))), "
+          + "block rules or a function (i, j, segI, segJ), got \(result.kindName)")
+      }
+    }
   }
 
   /// `{ from, to }` as `from ..< to`.

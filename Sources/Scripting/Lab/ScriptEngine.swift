@@ -41,6 +41,9 @@ public final class ScriptEngine {
   let overrides: [String: (value: ConfigValue, text: String)]
   /// The options read so far, in reading order.
   public private(set) var options: [Option] = []
+  /// The option names the script's text passes to `lab.option` as literals (read before it runs), so that
+  /// `lab.run` can refuse a misspelt `--set` before training without refusing options read later on.
+  private(set) var declaredOptions: Set<String> = []
 
   /// Writes a line to standard output, unbuffered (so it interleaves in order with progress on standard error).
   public static func writeLine(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
@@ -86,6 +89,7 @@ public final class ScriptEngine {
     // `require "helpers"` finds helpers.lua next to the script.
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
     try lua.runLibrary("local dir = ...; package.path = dir .. '/?.lua;' .. package.path", arguments: [.string(directory)])
+    if let source = try? String(contentsOfFile: path, encoding: .utf8) { declaredOptions = Self.optionNames(in: source) }
     let results = try lua.run(file: path)
     try checkSettingsWereRead(file: path)
     return results
@@ -98,10 +102,11 @@ public final class ScriptEngine {
     try lua.run(code, chunkName: chunkName)
   }
 
-  /// Fails for a `--set` key no `lab.option` has read, suggesting the closest option read.
+  /// Fails for a `--set` key no `lab.option` has read, suggesting the closest option read. With
+  /// `orDeclared`, a key the script's text names in a `lab.option("...")` it has not reached yet passes too.
   /// - Throws: `ScriptError` (kind `.setup`) naming `file`.
-  public func checkSettingsWereRead(file: String?) throws {
-    let read = options.map(\.name)
+  public func checkSettingsWereRead(file: String?, orDeclared: Bool = false) throws {
+    let read = options.map(\.name) + (orDeclared ? declaredOptions.subtracting(options.map(\.name)).sorted() : [])
     guard let unknown = overrides.keys.filter({ !read.contains($0) }).sorted().first else { return }
     let known = read.isEmpty ? "it reads no options" : "the options it reads are " + read.joined(separator: ", ")
     throw ScriptError(
@@ -146,6 +151,12 @@ public final class ScriptEngine {
       throw LabError("lab.option: --set \(name)=\(text) gives \(override.kindName), but '\(name)' takes "
         + "\(defaultValue.kindName) (its default is \(defaultValue))")
     }
+  }
+
+  /// The names in `lab.option("name"` / `lab.option('name'` calls of `source`.
+  static func optionNames(in source: String) -> Set<String> {
+    let pattern = #/lab\s*\.\s*option\s*\(\s*["']([A-Za-z0-9_.\-]+)["']/#
+    return Set(source.matches(of: pattern).map { String($0.output.1) })
   }
 
   private static func split(_ assignment: String) -> (key: String, value: String) {

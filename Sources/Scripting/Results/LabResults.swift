@@ -28,8 +28,9 @@ extension ScriptEngine {
           switch cell {
           case let .text(text): .string(text)
           case let .number(value): .double(value)
-          case let .summary(mean, spread, count):
-            .table(["mean": .double(mean), "std": spread.map { .double($0) } ?? .nil, "n": .int(count)])
+          case let .summary(summary):
+            .table(["mean": .double(summary.mean), "std": summary.standardDeviation.map { .double($0) } ?? .nil,
+                    "min": .double(summary.minimum), "max": .double(summary.maximum), "n": .int(summary.count)])
           }
         }) })]
       },

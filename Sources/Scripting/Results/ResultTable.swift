@@ -7,18 +7,44 @@ import Foundation
 ///
 /// ```swift
 /// let table = ResultTable(rows: [["variant": .text("full"), "seed": .number(1), "r1": .number(0.5)], ...])
-/// let summary = try table.mean(by: "variant")   // variant | n | r1 (mean ± sample std)
+/// let summary = try table.mean(by: "variant")   // variant | n | r1 (mean ± sample std, min, max)
 /// try summary.write(to: "out/ablation.md")
 /// ```
 public struct ResultTable: Sendable, Equatable {
+  /// A group's values summarized: mean and spread.
+  public struct Summary: Sendable, Equatable {
+    /// The mean.
+    public var mean: Double
+    /// The sample standard deviation (n - 1 in the denominator); nil for fewer than 2 values.
+    public var standardDeviation: Double?
+    /// The smallest value.
+    public var minimum: Double
+    /// The largest value.
+    public var maximum: Double
+    /// How many values.
+    public var count: Int
+
+    /// The summary of `values` (at least one).
+    public init(_ values: [Double]) {
+      precondition(!values.isEmpty, "Summary of no values")
+      count = values.count
+      mean = values.reduce(0, +) / Double(count)
+      let mean = mean
+      standardDeviation = count < 2 ? nil
+        : (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(count - 1)).squareRoot()
+      minimum = values.min() ?? mean
+      maximum = values.max() ?? mean
+    }
+  }
+
   /// One cell.
   public enum Cell: Sendable, Equatable {
     /// Text (`full`, `no-itg`).
     case text(String)
     /// A number (a metric, a seed).
     case number(Double)
-    /// A group's mean, sample standard deviation (nil for fewer than 2 values) and count.
-    case summary(mean: Double, standardDeviation: Double?, count: Int)
+    /// A group's mean and spread.
+    case summary(Summary)
   }
 
   /// The column names in display order.
@@ -41,7 +67,8 @@ public struct ResultTable: Sendable, Equatable {
   // MARK: - Grouping
 
   /// One row per distinct value of `key` (in order of first appearance): `key`, `n` (rows in the group), and
-  /// for every other numeric column not in `excluding` the mean and sample standard deviation of its values.
+  /// for every other numeric column not in `excluding` the summary of its values (mean, sample standard
+  /// deviation, minimum, maximum).
   /// - Throws: `LabError` when no row has `key`.
   public func mean(by key: String, excluding: Set<String> = ["seed"]) throws -> ResultTable {
     guard rows.contains(where: { $0[key] != nil }) else {
@@ -65,10 +92,7 @@ public struct ResultTable: Sendable, Equatable {
       for metric in metrics {
         let values = group.rows.compactMap { row -> Double? in if case let .number(value)? = row[metric] { value } else { nil } }
         guard !values.isEmpty else { continue }
-        let mean = values.reduce(0, +) / Double(values.count)
-        let spread = values.count < 2 ? nil
-          : (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-        row[metric] = .summary(mean: mean, standardDeviation: spread, count: values.count)
+        row[metric] = .summary(Summary(values))
       }
       return row
     }
@@ -90,21 +114,26 @@ public struct ResultTable: Sendable, Equatable {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// CSV (RFC 4180): a summary column `c` becomes `c` (the mean), `c_std` and `c_n`.
+  /// CSV (RFC 4180): a summary column `c` becomes `c` (the mean), `c_std`, `c_min`, `c_max` and `c_n`.
   public func csv() -> String {
     let summaries = Set(columns.filter { column in
       rows.contains { if case .summary? = $0[column] { true } else { false } }
     })
-    let header = columns.flatMap { summaries.contains($0) ? [$0, "\($0)_std", "\($0)_n"] : [$0] }
+    let header = columns.flatMap { column in
+      summaries.contains(column) ? [column] + ["std", "min", "max", "n"].map { "\(column)_\($0)" } : [column]
+    }
+    let padding = ["", "", "", ""]
     var lines = [header.map(Self.csvField).joined(separator: ",")]
     for row in rows {
       let fields = columns.flatMap { column -> [String] in
+        let extra = summaries.contains(column) ? padding : []
         switch row[column] {
-        case let .summary(mean, spread, count)?:
-          return [Self.exact(mean), spread.map(Self.exact) ?? "", String(count)]
-        case let .text(text)?: return [Self.csvField(text)] + (summaries.contains(column) ? ["", ""] : [])
-        case let .number(value)?: return [Self.exact(value)] + (summaries.contains(column) ? ["", ""] : [])
-        case nil: return summaries.contains(column) ? ["", "", ""] : [""]
+        case let .summary(summary)?:
+          return [Self.exact(summary.mean), summary.standardDeviation.map(Self.exact) ?? "", Self.exact(summary.minimum),
+                  Self.exact(summary.maximum), String(summary.count)]
+        case let .text(text)?: return [Self.csvField(text)] + extra
+        case let .number(value)?: return [Self.exact(value)] + extra
+        case nil: return [""] + extra
         }
       }
       lines.append(fields.joined(separator: ","))
@@ -112,7 +141,7 @@ public struct ResultTable: Sendable, Equatable {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// JSON: a list of objects in row order, keys in column order; a summary is `{"mean", "std", "n"}`;
+  /// JSON: a list of objects in row order, keys in column order; a summary is `{"mean", "std", "min", "max", "n"}`;
   /// numbers JSON cannot hold (NaN, infinity) and missing deviations are `null`.
   public func json() -> String {
     let objects = rows.map { row in
@@ -122,8 +151,9 @@ public struct ResultTable: Sendable, Equatable {
         switch cell {
         case let .text(text): value = Self.jsonString(text)
         case let .number(number): value = Self.jsonNumber(number)
-        case let .summary(mean, spread, count):
-          value = "{\"mean\": \(Self.jsonNumber(mean)), \"std\": \(spread.map(Self.jsonNumber) ?? "null"), \"n\": \(count)}"
+        case let .summary(summary):
+          value = "{\"mean\": \(Self.jsonNumber(summary.mean)), \"std\": \(summary.standardDeviation.map(Self.jsonNumber) ?? "null"), "
+            + "\"min\": \(Self.jsonNumber(summary.minimum)), \"max\": \(Self.jsonNumber(summary.maximum)), \"n\": \(summary.count)}"
         }
         return "\(Self.jsonString(column)): \(value)"
       }
@@ -172,8 +202,11 @@ public struct ResultTable: Sendable, Equatable {
     switch cell {
     case let .text(text): text.replacingOccurrences(of: "|", with: "\\|")
     case let .number(value): rounded(value)
-    case let .summary(mean, spread?, _): "\(String(format: "%.4f", mean)) ± \(String(format: "%.4f", spread))"
-    case let .summary(mean, nil, _): String(format: "%.4f", mean)
+    case let .summary(summary):
+      // Whole numbers (parameter counts, a spread of 0 over identical counts) without decimals.
+      [summary.mean, summary.standardDeviation ?? 0].allSatisfy { $0 == $0.rounded() && abs($0) < 1e15 }
+        ? rounded(summary.mean) + (summary.standardDeviation.map { " ± " + rounded($0) } ?? "")
+        : String(format: "%.4f", summary.mean) + (summary.standardDeviation.map { String(format: " ± %.4f", $0) } ?? "")
     }
   }
 
@@ -181,7 +214,7 @@ public struct ResultTable: Sendable, Equatable {
     switch cell {
     case let .text(text): text
     case let .number(value): exact(value)
-    case let .summary(mean, _, _): exact(mean)
+    case let .summary(summary): exact(summary.mean)
     }
   }
 
