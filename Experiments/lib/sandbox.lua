@@ -46,10 +46,11 @@ function sandbox.lm(kind)
 end
 
 --- A fresh Q-Former for an encoder `imageWidth` wide, its weights drawn from `seed` (quickstart's sizes; see
---- quickstart.lua for why initStd is 0.1).
+--- quickstart.lua for why initStd is 0.1 and both layers cross-attend).
 function sandbox.qformer(options)
   return lab.bridge.qformer{ size = "sandbox", hidden = 128, layers = 2, heads = 4, intermediate = 512, queries = 16,
-                             embedDim = 64, initStd = 0.1, imageWidth = options.imageWidth, seed = options.seed }
+                             embedDim = 64, initStd = 0.1, crossEvery = 1, imageWidth = options.imageWidth,
+                             seed = options.seed }
 end
 
 --- The seeds 1, 2, ..., n, where n is the option `seeds` (by default `count`).
