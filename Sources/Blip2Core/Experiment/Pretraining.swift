@@ -75,26 +75,49 @@ public struct FrozenPartsPretraining {
     }
   }
 
-  /// The text-only corpus the frozen LM learns from, made from the training split of `data`: each caption
-  /// alone; each question in the zero-shot VQA prompt format ("Question: {q} Answer: {a}"), alone and after one
-  /// of the image's captions. The second form teaches the LM, from text alone, to answer a question about
-  /// what precedes it: the ability zero-shot VQA draws on when BLIP-2 puts the soft prompt where that
-  /// description stood. Without it a small LM learns that "Question:" only ever starts a text, and after a
-  /// soft prompt it goes on describing instead of answering.
+  /// The text-only corpus the frozen LM learns from, made from the training split of `data`.
+  ///
+  /// A text may hold several documents separated by a line break; the LM reads them as one sequence with its
+  /// end and begin tokens between them (`[BOS] first [EOS] [BOS] second [EOS]`, as OPT packs documents), and
+  /// that is the shape of what it meets after stage 2: `[soft prompt] [BOS] text [EOS]`, the soft prompt
+  /// standing where an earlier document stood. The corpus:
+  /// - each caption alone;
+  /// - each caption followed by another caption of the same image: the second is predictable only by reading
+  ///   the first, so the LM learns to take a scene's content from the document before (real LMs learn that
+  ///   from text that says the same thing twice); the soft prompt then only has to stand for a description;
+  /// - each question in the zero-shot VQA format ("Question: {q} Answer: {a}"), alone and after one of the
+  ///   image's captions: answering about what came before is the ability zero-shot VQA draws on. Without it a
+  ///   small LM learns that "Question:" only ever starts a text, and after a soft prompt it goes on describing.
   public static func languageCorpus(_ data: any Dataset) throws -> [String] {
     var texts: [String] = []
     for index in 0..<data.count(.train) {
       let example = try data.example(.train, index)
-      texts += example.captions
+      let captions = example.captions
+      texts += captions
+      for (number, caption) in captions.enumerated() {
+        texts.append(caption + "\n" + captions[(number + 1) % captions.count])
+      }
       for (number, question) in example.questions.enumerated() {
         let qa = "Question: \(question.question) Answer: \(question.answers.first ?? "")"
         texts.append(qa)
-        if !example.captions.isEmpty {
-          texts.append(example.captions[number % example.captions.count] + " " + qa)
+        if !captions.isEmpty {
+          texts.append(captions[number % captions.count] + "\n" + qa)
         }
       }
     }
     return texts
+  }
+
+  /// The ids the LM is pre-trained on for `text`: its documents (line-separated) joined by the end and begin
+  /// tokens, at most `maxLength` ids (the LM adds the first begin and the last end token itself).
+  static func documentIds(_ text: String, tokenizer: any Tokenizer, maxLength: Int) -> [Int] {
+    let between = (tokenizer.eosId.map { [$0] } ?? []) + (tokenizer.bosId.map { [$0] } ?? [])
+    var ids: [Int] = []
+    for (number, document) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+      if number > 0 { ids += between }
+      ids += tokenizer.encode(String(document))
+    }
+    return Array(ids.prefix(maxLength))
   }
 
   /// Trains the text side of `bridge` on `texts` only (or restores the cached result), as BERT was trained
@@ -103,7 +126,7 @@ public struct FrozenPartsPretraining {
                                  settings: TrainerSettings, maxLength: Int = 32) throws -> TrainingState {
     guard !texts.isEmpty else { throw TrainingError.invalidSetting("pre-training the bridge's text side: no texts") }
     let key = stableHash(["bridge-text", bridge.kind, bridge.summary, bridge.textPretrainingSummary,
-                          bridge.module.contentFingerprint, corpusName, "\(texts.count)", "\(settings)"])
+                          bridge.module.contentFingerprint, corpusName, stableHash(texts), "\(settings)"])
     let directory = cacheDirectory?.appendingPathComponent("bridge-\(bridge.kind)-\(key)")
     let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
                               parameters: bridge.module.namedParameters(), randomSources: bridge.randomSources)
@@ -118,21 +141,21 @@ public struct FrozenPartsPretraining {
 
   /// Trains `languageModel` on `texts` only (or restores the cached result), then leaves it in evaluation mode.
   public func pretrainLanguageModel(_ languageModel: any LanguageModel, texts: [String], corpusName: String,
-                                    settings: TrainerSettings, maxLength: Int = 40) throws -> TrainingState {
+                                    settings: TrainerSettings, maxLength: Int = 64) throws -> TrainingState {
     guard !texts.isEmpty else { throw TrainingError.invalidSetting("pre-training the LM: no texts") }
     let key = stableHash(["lm", languageModel.kind, languageModel.summary, languageModel.module.contentFingerprint,
-                          corpusName, "\(texts.count)", "\(settings)"])
+                          corpusName, stableHash(texts), "\(maxLength)", "\(settings)"])
     let directory = cacheDirectory?.appendingPathComponent("lm-\(languageModel.kind)-\(key)")
     let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
                               parameters: languageModel.module.namedParameters())
     let tokenizer = languageModel.tokenizer
-    let end = tokenizer.eosId.map { [$0] } ?? []
     languageModel.module.train()
     defer { languageModel.module.eval() }
     log("pre-training the language model (\(languageModel.summary)) on text only, \(settings.steps) steps"
       + (directory.map { " (cached in \($0.path))" } ?? ""))
     return try trainer.run(datasetCount: texts.count, report: { onStep?("lm", $0) }) { input, rng in
-      let sequences = input.indices.map { Array(tokenizer.encode(texts[$0]).prefix(maxLength)) + end }
+      // The LM's loss appends its end token itself.
+      let sequences = input.indices.map { Self.documentIds(texts[$0], tokenizer: tokenizer, maxLength: maxLength) }
       let batch = sequences.count
       let noPrefix = Tensor.zeros([batch, 0, languageModel.embeddingDim])
       let loss: Tensor

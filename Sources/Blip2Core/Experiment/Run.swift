@@ -211,7 +211,6 @@ public final class Run {
     defer { model.bridge.module.eval() }
     let tokenizer = lm.tokenizer
     let promptIds = tokenizer.encode(prompt)
-    let end = tokenizer.eosId.map { [$0] } ?? []
     log("\(name): stage 2 (\(lm.architecture.rawValue) LM), \(settings.steps) steps of \(settings.batchSize)")
     let report: (StepReport) -> Void = { self.stepsTrained += 1; self.onStep?("stage2", $0) }
     return try train("stage2", steps: settings.steps, stopAfterStep: stopAfterStep, makeTrainer: { phase in
@@ -226,11 +225,11 @@ public final class Run {
         switch lm.architecture {
         case .decoderOnly:
           inputs.append(promptIds)
-          targets.append(words + end)
+          targets.append(words)  // the LM's loss appends its end token
         case .encoderDecoder:
           let split = words.count < 2 ? 0 : 1 + rng.nextInt(below: Swift.max(1, words.count / 2))
           inputs.append(promptIds + words.prefix(split))
-          targets.append(Array(words.dropFirst(split)) + end)
+          targets.append(Array(words.dropFirst(split)))
         }
       }
       let features = try model.imageFeatures(batch)
@@ -342,7 +341,7 @@ public final class Run {
     let bleu = Bleu.score(candidates: tokenizedCandidates, references: tokenizedReferences)
     let cider = CiderD.score(candidates: tokenizedCandidates, references: tokenizedReferences)
     if let directory {
-      let lines = zip(items, candidates).map { ["image_id": $0.id, "caption": $1] }
+      let lines = zip(items, candidates).map { ["image_id": $0.id, "caption": $1, "references": $0.captions] as [String: Any] }
       try writeAtomically(try JSONSerialization.data(withJSONObject: lines, options: [.prettyPrinted, .sortedKeys]),
                           to: directory.appendingPathComponent("captions.json"))
     }
@@ -350,33 +349,43 @@ public final class Run {
   }
 
   private func evaluateVQA(_ items: [Example], batchSize: Int) throws -> EvaluationResult {
-    let questions = items.flatMap { example in example.questions.map { (example, $0) } }
-    var vqaItems: [VQAItem] = []
-    var rng = RandomGenerator(seed: mixSeed(seed, 400))
-    for chunk in batches(questions, batchSize) {
-      let features = try model.imageFeatures(chunk.map(\.0))
-      let answers = try model.generate(features: features, prompts: chunk.map { "Question: \($0.1.question) Answer:" },
-                                       options: GenerationOptions(maxTokens: 5), rng: &rng)
-      vqaItems += zip(chunk, answers).map {
-        VQAItem(prediction: $1, answers: $0.1.answers, questionType: $0.1.questionType)
+    let questions = items.enumerated().flatMap { index, example in example.questions.map { (index, $0) } }
+    // Each question is answered twice: about its own image, and about another one (the test image half the
+    // split away). If the two accuracies are alike, the answers come from the question, not the image.
+    func answer(imageOf: (Int) -> Int, seed stream: Int) throws -> [VQAItem] {
+      var result: [VQAItem] = []
+      var rng = RandomGenerator(seed: mixSeed(seed, stream))
+      for chunk in batches(questions, batchSize) {
+        let features = try model.imageFeatures(chunk.map { items[imageOf($0.0)] })
+        let answers = try model.generate(features: features, prompts: chunk.map { "Question: \($0.1.question) Answer:" },
+                                         options: GenerationOptions(maxTokens: 5), rng: &rng)
+        result += zip(chunk, answers).map {
+          VQAItem(prediction: $1, answers: $0.1.answers, questionType: $0.1.questionType)
+        }
       }
+      return result
     }
+    let vqaItems = try answer(imageOf: { $0 }, seed: 400)
+    let otherImage = try answer(imageOf: { ($0 + items.count / 2) % items.count }, seed: 401)
     // Built-in datasets answer in words ("two"); normalize the references like the predictions.
     let scores = VQAAccuracy.evaluate(vqaItems, normalizeReferences: true)
+    let otherScores = VQAAccuracy.evaluate(otherImage, normalizeReferences: true)
     // The baseline a model must beat to show it looks at the image: always give the training split's most
     // frequent answer (over the first 2,000 training examples).
     let majority = try majorityTrainingAnswer()
     let baseline = VQAAccuracy.evaluate(vqaItems.map { VQAItem(prediction: majority, answers: $0.answers) },
                                         normalizeReferences: true)
     if let directory {
-      let lines = zip(questions, vqaItems).map { pair, item -> [String: Any] in
-        ["image_id": pair.0.id, "question": pair.1.question, "prediction": item.prediction,
-         "normalized": VQAAccuracy.normalize(item.prediction), "answers": item.answers]
+      let lines = zip(questions, zip(vqaItems, otherImage)).map { pair, item -> [String: Any] in
+        ["image_id": items[pair.0].id, "question": pair.1.question, "prediction": item.0.prediction,
+         "normalized": VQAAccuracy.normalize(item.0.prediction), "answers": item.0.answers,
+         "predictionForOtherImage": item.1.prediction]
       }
       try writeAtomically(try JSONSerialization.data(withJSONObject: lines, options: [.prettyPrinted, .sortedKeys]),
                           to: directory.appendingPathComponent("vqa-answers.json"))
     }
-    var result: EvaluationResult = ["vqa.accuracy": scores.overall, "vqa.majorityBaseline": baseline.overall]
+    var result: EvaluationResult = ["vqa.accuracy": scores.overall, "vqa.majorityBaseline": baseline.overall,
+                                    "vqa.otherImage": otherScores.overall]
     for (type, value) in scores.perQuestionType { result["vqa.\(type)"] = value }
     return result
   }

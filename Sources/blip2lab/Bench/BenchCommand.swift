@@ -8,7 +8,7 @@ import Tensor
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Measure speed against raw BLAS and the PyTorch baselines.",
-    subcommands: [BenchOps.self, BenchStage1.self])
+    subcommands: [BenchOps.self, BenchStage1.self, BenchStage2.self])
 }
 
 /// Where the PyTorch figure comes from.

@@ -41,42 +41,14 @@ struct BenchStage1: ParsableCommand {
       cores; PyTorch gets the same count.
       """)
 
-  @Option(help: "Configurations to measure (comma-separated: sandbox, paper).")
-  var config: String = "sandbox,paper"
-
-  @Option(help: "Timed steps per configuration (after 2 warm-up steps; the median is reported).")
-  var steps: Int = 5
-
-  @Option(help: "PyTorch baseline: auto runs Tests/bench/torch_stage1_bench.py when torch is importable.")
-  var torch: TorchSource = .auto
+  @OptionGroup var options: StepBenchOptions
 
   func run() throws {
-    let threads = Threads.count
-    print("blip2lab bench stage1: \(threads) thread(s), release build\n")
-    var rows: [[String]] = []
-    for name in config.split(separator: ",").map(String.init) {
-      guard let bench = Stage1BenchConfig.all[name] else {
-        throw ValidationError("no stage-1 bench config '\(name)'; configs are \(Stage1BenchConfig.all.keys.sorted().joined(separator: ", "))")
-      }
-      let ours = try Self.measure(bench, steps: max(1, steps))
-      var baseline: Double?
-      if torch == .auto {
-        switch runPythonBaseline(script: "Tests/bench/torch_stage1_bench.py",
-                                 arguments: ["--threads", "\(threads)", "--config", name, "--steps", "\(steps)", "--json"]) {
-        case .success(let object): baseline = object["ms_per_step"] as? Double
-        case .failure(let error): print("\(error); the ratio is left out")
-        }
-      }
-      let b = bench.batch
-      rows.append([name, "\(b)", String(format: "%.1f ms", ours), String(format: "%.1f", Double(b) / ours * 1000),
-                   baseline.map { String(format: "%.1f ms", $0) } ?? "-",
-                   baseline.map { String(format: "%.1f", Double(b) / $0 * 1000) } ?? "-",
-                   baseline.map { String(format: "%.2fx", $0 / ours) } ?? "-"])
+    try runStepBenchmark(phase: "stage1", names: options.config, known: Stage1BenchConfig.all.keys.sorted(), steps: options.steps,
+                         torch: options.torch, script: "Tests/bench/torch_stage1_bench.py") { name in
+      guard let bench = Stage1BenchConfig.all[name] else { return nil }
+      return (bench.batch, try Self.measure(bench, steps: max(1, options.steps)))
     }
-    let header = ["config", "batch", "Blip2Lab", "samples/s", "PyTorch", "samples/s", "speed-up"]
-    print("| " + header.joined(separator: " | ") + " |")
-    print("|" + header.map { _ in "---" }.joined(separator: "|") + "|")
-    for row in rows { print("| " + row.joined(separator: " | ") + " |") }
   }
 
   /// Median ms of a full step on random features and texts (lengths L/2...L, as the PyTorch script).
@@ -97,13 +69,6 @@ struct BenchStage1: ParsableCommand {
       losses.total.backward()
       optimizer.update(learningRate: 1e-4)
     }
-    for _ in 0..<2 { try step() }
-    var times: [Double] = []
-    for _ in 0..<steps {
-      let start = now()
-      try step()
-      times.append((now() - start) * 1000)
-    }
-    return times.sorted()[times.count / 2]
+    return try medianStepMilliseconds(steps: steps, step)
   }
 }
