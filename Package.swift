@@ -35,14 +35,19 @@ let package = Package(
     .target(name: "Blip2Core", dependencies: ["Tensor"], path: "Sources/Blip2Core"),
 
     // Plugins: one target per component family, each registering itself with the Registry.
-    .target(name: "QFormer", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/QFormer"),
+    .target(name: "QFormer", dependencies: ["Blip2Core", "Tensor", "HFTokenizers"], path: "Plugins/QFormer"),
     .target(name: "ViT", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/ViT"),
     .target(name: "ConvNet", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/ConvNet"),
-    .target(name: "DecoderLM", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/DecoderLM"),
-    .target(name: "EncoderDecoderLM", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/EncoderDecoderLM"),
+    .target(name: "DecoderLM", dependencies: ["Blip2Core", "Tensor", "HFTokenizers"], path: "Plugins/DecoderLM"),
+    .target(name: "EncoderDecoderLM", dependencies: ["Blip2Core", "Tensor", "HFTokenizers"],
+            path: "Plugins/EncoderDecoderLM"),
     .target(name: "Shapes", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/Shapes"),
     .target(name: "LinearBridge", dependencies: ["Blip2Core", "Tensor"], path: "Plugins/LinearBridge"),
     .target(name: "HFTokenizers", dependencies: ["Blip2Core"], path: "Plugins/HFTokenizers"),
+    // Whole Hugging Face BLIP-2 checkpoints (vision tower + Q-Former + projection + OPT/T5): load, run, export.
+    .target(name: "Blip2Checkpoints",
+            dependencies: ["Blip2Core", "Tensor", "ViT", "QFormer", "DecoderLM", "EncoderDecoderLM", "HFTokenizers"],
+            path: "Plugins/Blip2Checkpoints"),
 
     // Lua 5.4 embedded: the `lab` module experiment scripts use.
     .target(name: "Scripting", dependencies: ["CLua", "Blip2Core", "Tensor"], path: "Sources/Scripting"),
@@ -54,7 +59,7 @@ let package = Package(
     .target(
       name: "LabKit",
       dependencies: ["Blip2Core", "Scripting", "QFormer", "ViT", "ConvNet", "DecoderLM", "EncoderDecoderLM", "Shapes",
-                     "LinearBridge"],
+                     "LinearBridge", "Blip2Checkpoints"],
       path: "Sources/LabKit"),
 
     .executableTarget(
@@ -82,6 +87,10 @@ let package = Package(
                 path: "Tests/EndToEndTests"),
     .testTarget(name: "HFTokenizerTests", dependencies: ["HFTokenizers", "Blip2Core"], path: "Tests/HFTokenizerTests",
                 exclude: ["make_fixtures.py"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "Blip2CheckpointTests",
+                dependencies: ["Blip2Checkpoints", "LabKit", "ViT", "QFormer", "DecoderLM", "EncoderDecoderLM",
+                               "HFTokenizers", "Blip2Core", "Tensor"],
+                path: "Tests/Blip2CheckpointTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "QFormerTests", dependencies: ["QFormer", "Blip2Core", "Tensor"], path: "Tests/QFormerTests",
                 resources: [.copy("Fixtures")]),
   ]

@@ -3,24 +3,27 @@
 
 import Blip2Core
 import Foundation
+import HFTokenizers
 import Tensor
 
 extension DecoderLM {
   /// The `model_type`s `load(directory:)` understands.
   public static let loadableModelTypes = ["opt", "gpt2"]
 
-  /// Loads an `OPTForCausalLM` or `GPT2LMHeadModel` folder: `config.json` and `model.safetensors` or a sharded
-  /// index (F32/F16/BF16). Weights may sit with or without the `language_model.` prefix of a whole BLIP-2
-  /// checkpoint; `lm_head.weight` is not read (the head is tied to the token embeddings, as both families tie it).
+  /// Loads an `OPTForCausalLM` or `GPT2LMHeadModel` folder, or the language model of a whole BLIP-2 checkpoint
+  /// (its `text_config`): `config.json` and `model.safetensors` or a sharded index (F32/F16/BF16). Weights may sit
+  /// with or without the `language_model.` prefix of a whole BLIP-2 checkpoint; `lm_head.weight` is not read (the
+  /// head is tied to the token embeddings, as both families tie it).
   ///
-  /// - Parameter tokenizer: the checkpoint's tokenizer (default: a byte tokenizer, fine for tests only).
+  /// - Parameter tokenizer: the tokenizer to use. Default: the folder's `tokenizer.json`; without one, a byte
+  ///   tokenizer (fine for tests only).
   /// - Throws: `DecoderLMError` for a missing or malformed config.json (naming the file and key),
-  ///   `SafeTensorsError` for missing or corrupt weight files, `ModuleError` for a missing or mis-shaped tensor
-  ///   (naming the folder and the tensor).
+  ///   `HFTokenizerError` for an unusable tokenizer.json, `SafeTensorsError` for missing or corrupt weight files,
+  ///   `ModuleError` for a missing or mis-shaped tensor (naming the folder and the tensor).
   public static func load(directory: URL, tokenizer: (any Tokenizer)? = nil) throws -> DecoderLM {
     let configuration = try configuration(directory: directory)
-    let model = try DecoderLM(configuration, tokenizer: tokenizer ?? ByteTokenizer(padId: 1, bosId: 2, eosId: 2),
-                              kind: "decoder")
+    let chosen = try tokenizer ?? HFTokenizer.inCheckpoint(directory) ?? ByteTokenizer(padId: 1, bosId: 2, eosId: 2)
+    let model = try DecoderLM(configuration, tokenizer: chosen, kind: "decoder")
     let tensors = try SafeTensors.loadDirectory(directory)
     let anchor = model.namedParameters().first?.0 ?? ""
     let prefix = ["", "language_model."].first { tensors[$0 + anchor] != nil } ?? ""
@@ -28,14 +31,21 @@ extension DecoderLM {
     return model
   }
 
-  /// Reads `config.json` of an OPT or GPT-2 model. Absent fields take transformers' defaults for that type.
+  /// Reads `config.json` of an OPT or GPT-2 model (or the `text_config` of a BLIP-2 checkpoint). Absent fields
+  /// take transformers' defaults for that type.
   /// - Throws: `DecoderLMError` naming the file and the key.
   public static func configuration(directory: URL) throws -> DecoderLMConfiguration {
-    let config = try HFConfigFile(
+    let file = try HFConfigFile(
       directory: directory, unreadable: { DecoderLMError.unreadableConfig(file: $0, reason: $1) },
       fail: { [file = directory.appendingPathComponent("config.json").path] in
         DecoderLMError.invalidConfigValue(file: file, key: $0, reason: $1)
       })
+    return try configuration(file.section("text_config"))
+  }
+
+  /// Reads the fields of an OPT or GPT-2 config (a whole file, or a BLIP-2 checkpoint's `text_config`).
+  /// - Throws: `DecoderLMError` naming the file and the key.
+  public static func configuration(_ config: HFConfigFile) throws -> DecoderLMConfiguration {
     var c = DecoderLMConfiguration()
     let modelType = try config.string("model_type", default: "")
     switch modelType {

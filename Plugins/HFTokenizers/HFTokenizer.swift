@@ -68,6 +68,19 @@ public struct HFTokenizer: Tokenizer {
     try self.init(contentsOf: directory.appendingPathComponent("tokenizer.json"))
   }
 
+  /// The tokenizer of a checkpoint: `path` is a `tokenizer.json` file or a folder; a folder without one gives nil
+  /// (the caller then keeps its default and should say so).
+  /// - Throws: `HFTokenizerError` naming the file when it exists but cannot be used (unreadable, malformed, an
+  ///   unknown or missing `model.type`).
+  public static func inCheckpoint(_ path: URL) throws(HFTokenizerError) -> HFTokenizer? {
+    var isDirectory: ObjCBool = false
+    let exists = FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory)
+    if exists && !isDirectory.boolValue { return try HFTokenizer(contentsOf: path) }
+    let file = path.appendingPathComponent("tokenizer.json")
+    guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+    return try HFTokenizer(contentsOf: file)
+  }
+
   /// Reads tokenizer.json contents; `file` names them in errors.
   /// - Throws: `HFTokenizerError` naming `file`, and for a bad or unsupported component its JSON path and type.
   public init(data: Data, file: String) throws(HFTokenizerError) {

@@ -3,6 +3,7 @@
 
 import Blip2Core
 import Foundation
+import HFTokenizers
 import Tensor
 
 /// Registration of the Q-Former bridge.
@@ -19,8 +20,10 @@ public enum QFormerPlugin {
   /// random initialization's standard deviation; BERT's 0.02), `decoderTokenId` (default: the last id; with
   /// the build context's word tokenizer, its `[DEC]`), `visionLayerNorm`, `seed` (default: the
   /// build context's). Weights (each a safetensors file or a Hugging Face folder): `bert` (initialize from
-  /// BERT, as the paper), `huggingFace` (a transformers BLIP-2 checkpoint), `lavis` (LAVIS parameter names,
-  /// e.g. a converted `blip2_pretrained.pth`, or a Blip2Lab checkpoint).
+  /// BERT, as the paper; a folder's `tokenizer.json` becomes the text side's tokenizer, with `[DEC]` after its
+  /// vocabulary), `huggingFace` (a transformers BLIP-2 checkpoint; a folder's config.json gives the sizes, which
+  /// the keys above may still override), `lavis` (LAVIS parameter names, e.g. a converted
+  /// `blip2_pretrained.pth`, or a Blip2Lab checkpoint).
   public static func register(into registry: inout Registry) throws {
     try registry.register(.bridge, "qformer",
                           summary: "BLIP-2 Q-Former: learned queries, cross-attention to the image, ITC/ITM/ITG") {
@@ -31,7 +34,11 @@ public enum QFormerPlugin {
         try qformer.setTokenizer(words)
       }
       if config.contains("bert") {
-        try qformer.initializeFromBERT(try loadTensors(try config.string("bert")))
+        let path = try config.string("bert")
+        try qformer.initializeFromBERT(try loadTensors(path), source: path)
+        if let tokenizer = try HFTokenizer.inCheckpoint(URL(fileURLWithPath: path)), isDirectory(path) {
+          try qformer.useBERTTokenizer(tokenizer)
+        }
       }
       if config.contains("huggingFace") {
         try qformer.loadHuggingFaceBlip2(try loadTensors(try config.string("huggingFace")))
@@ -50,6 +57,10 @@ public enum QFormerPlugin {
   {
     let size = try config.string("size", default: "paper", allowed: presets.keys.sorted())
     var c = presets[size] ?? .paper
+    if config.contains("huggingFace"), case let path = try config.string("huggingFace"), isDirectory(path),
+       FileManager.default.fileExists(atPath: URL(fileURLWithPath: path).appendingPathComponent("config.json").path) {
+      c = try QFormer.huggingFaceBlip2Configuration(directory: URL(fileURLWithPath: path))
+    }
     c.hidden = try config.int("hidden", default: c.hidden, range: 1...16384)
     c.layers = try config.int("layers", default: c.layers, range: 1...128)
     c.heads = try config.int("heads", default: c.heads, range: 1...c.hidden)
@@ -79,11 +90,13 @@ public enum QFormerPlugin {
   /// The tensors of a safetensors file, or of a Hugging Face folder (`model.safetensors` or shards).
   static func loadTensors(_ path: String) throws -> [String: Tensor] {
     let url = URL(fileURLWithPath: path)
+    return isDirectory(path) ? try SafeTensors.loadDirectory(url) : try SafeTensors.load(url)
+  }
+
+  /// Whether `path` is an existing folder.
+  static func isDirectory(_ path: String) -> Bool {
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-      return try SafeTensors.loadDirectory(url)
-    }
-    return try SafeTensors.load(url)
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
   }
 }
 

@@ -137,6 +137,10 @@ public enum QFormerError: Error, LocalizedError, Equatable, Sendable {
   case checkpointMismatch(source: String, reason: String)
   /// A loss mix or mask schedule names an objective this bridge does not have.
   case unknownObjective(String, known: [String])
+  /// A checkpoint's config.json is missing, unreadable or not a JSON object.
+  case unreadableConfig(file: String, reason: String)
+  /// A config.json field has the wrong type or an unsupported value.
+  case invalidConfigValue(file: String, key: String, reason: String)
 
   /// A plain sentence: what, where, what to do.
   public var errorDescription: String? {
@@ -155,6 +159,10 @@ public enum QFormerError: Error, LocalizedError, Equatable, Sendable {
       return "\(source): \(reason); build the Q-Former with the checkpoint's sizes"
     case let .unknownObjective(name, known):
       return "Q-Former: no objective named \"\(name)\"; it has \(known.joined(separator: ", "))"
+    case let .unreadableConfig(file, reason):
+      return "\(file): cannot read the model configuration (\(reason)); a Hugging Face BLIP-2 folder needs config.json"
+    case let .invalidConfigValue(file, key, reason):
+      return "\(file): \"\(key)\" \(reason)"
     }
   }
 }

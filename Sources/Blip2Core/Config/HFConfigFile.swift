@@ -25,6 +25,32 @@ public struct HFConfigFile {
     self.table = table
   }
 
+  /// A config read from an already parsed object (`file` names it in messages).
+  public init(table: [String: Any], file: String, fail: @escaping (String, String) -> any Error) {
+    self.file = file
+    self.table = table
+    self.fail = fail
+  }
+
+  /// The object under `key` (e.g. a BLIP-2 checkpoint's `text_config`), whose failures name `key.field`; nil
+  /// when absent or null.
+  /// - Throws: through `fail` when the value is not a JSON object.
+  public func nested(_ key: String) throws -> HFConfigFile? {
+    guard has(key) else { return nil }
+    guard let inner = table[key] as? [String: Any] else { throw fail(key, "must be a JSON object") }
+    let outer = fail
+    return HFConfigFile(table: inner, file: file, fail: { outer("\(key).\($0)", $1) })
+  }
+
+  /// The config a component reads: the `key` section of a composite model's config (a whole BLIP-2 checkpoint's
+  /// `text_config`, `vision_config`, `qformer_config`) when `model_type` is one of `composite`, else this one.
+  /// - Throws: through `fail` when the section is missing or not a JSON object.
+  public func section(_ key: String, whenModelTypeIn composite: [String] = ["blip-2", "blip_2"]) throws -> HFConfigFile {
+    guard composite.contains(try string("model_type", default: "")) else { return self }
+    guard let inner = try nested(key) else { throw fail(key, "is required in a \(composite[0]) checkpoint's config") }
+    return inner
+  }
+
   /// Whether `key` holds a non-null value.
   public func has(_ key: String) -> Bool { table[key] != nil && !(table[key] is NSNull) }
 
