@@ -7,6 +7,7 @@ import ConvNet
 import DecoderLM
 import EncoderDecoderLM
 import Foundation
+import ImageFolder
 import QFormer
 import Scripting
 import Shapes
@@ -16,6 +17,7 @@ import ViT
 public func makeStandardRegistry() throws -> Registry {
   var registry = Registry()
   try ShapesPlugin.register(into: &registry)
+  try ImageFolderPlugin.register(into: &registry)
   try DecoderLMPlugin.register(into: &registry)
   try EncoderDecoderLMPlugin.register(into: &registry)
   try ViTPlugin.register(into: &registry)
