@@ -41,6 +41,7 @@ public func makeExperimentEngine(script: String, runsDirectory: URL, settings: [
                                 buildContext: BuildContext(tokenizer: builtInTokenizer()), output: output)
   let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
   try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment)
+  engine.addRenderer(typeName: LabTypeName.run, AttentionMaps.renderer)
   if recordRuns {
     try engine.recordRuns(script: script, runsDirectory: runsDirectory, experiment: experiment, settings: settings)
   }
