@@ -47,6 +47,9 @@ public final class ImageFolderDataset: Dataset, @unchecked Sendable {
 
   /// The settings it was made with.
   public let configuration: Configuration
+  /// 8 hex digits (FNV-1a) of the splits' file paths, the image-name pattern and the preprocessing: part of the
+  /// name and of example ids, so caches of differently made datasets do not mix.
+  public let fingerprint: String
   private let records: [Split: [ImageRecord]]
   private let lock = NSLock()
   private var cache: [String: Image] = [:]
@@ -60,6 +63,21 @@ public final class ImageFolderDataset: Dataset, @unchecked Sendable {
       records[split] = try Self.records(source, imageFile: configuration.imageFile)
     }
     self.records = records
+    self.fingerprint = Self.fingerprint(configuration)
+  }
+
+  private static func fingerprint(_ configuration: Configuration) -> String {
+    var text = configuration.imageFile + configuration.preprocessor.summary
+      + "\(configuration.preprocessor.mean)\(configuration.preprocessor.std)"
+    for split in Split.allCases {
+      guard let source = configuration.splits[split] else { continue }
+      text += split.rawValue + [source.images, source.captions, source.questions, source.annotations]
+        .map { $0?.standardizedFileURL.path ?? "-" }.joined(separator: "|")
+    }
+    var hash: UInt32 = 2_166_136_261
+    for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 8 - hex.count) + hex
   }
 
   /// Captions and questions of one split, merged per image (captions' order first), every image checked.
@@ -91,21 +109,6 @@ public final class ImageFolderDataset: Dataset, @unchecked Sendable {
   public var name: String {
     let sizes = Split.allCases.compactMap { split in records[split].map { "\(split.rawValue) \($0.count)" } }
     return "coco(\(sizes.joined(separator: ", ")); \(configuration.preprocessor.summary); \(fingerprint))"
-  }
-
-  /// 8 hex digits (FNV-1a) of the splits' file paths, the image-name pattern and the preprocessing.
-  public var fingerprint: String {
-    var text = configuration.imageFile + configuration.preprocessor.summary
-      + "\(configuration.preprocessor.mean)\(configuration.preprocessor.std)"
-    for split in Split.allCases {
-      guard let source = configuration.splits[split] else { continue }
-      text += split.rawValue + [source.images, source.captions, source.questions, source.annotations]
-        .map { $0?.standardizedFileURL.path ?? "-" }.joined(separator: "|")
-    }
-    var hash: UInt32 = 2_166_136_261
-    for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-    let hex = String(hash, radix: 16)
-    return String(repeating: "0", count: 8 - hex.count) + hex
   }
 
   /// The side of the (square) images it gives.

@@ -91,6 +91,15 @@ import Testing
     }
   }
 
+  @Test("a caption file that is not there is named, with the reason")
+  func missingFile() throws {
+    #expect {
+      _ = try Self.make(["images": try Self.path("images"), "train": try Self.path("absent.json")])
+    } throws: { error in
+      error.localizedDescription.hasSuffix("absent.json: cannot be read: no such file")
+    }
+  }
+
   @Test("a field of the wrong type names the entry: annotations[1].caption")
   func wrongType() throws {
     #expect {

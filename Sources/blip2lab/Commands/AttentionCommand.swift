@@ -7,9 +7,7 @@ import ArgumentParser
 import Blip2Core
 import Foundation
 import LabKit
-import QFormer
 import Rendering
-import Tensor
 
 /// `blip2lab attention --run DIR [--image shapes:test:3|photo.jpg] [--layer last|all|N] [--phase stage1|stage2] ...`.
 struct AttentionCommand: ParsableCommand {
