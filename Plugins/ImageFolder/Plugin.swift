@@ -15,7 +15,9 @@ public enum ImageFolderPlugin {
   /// `imageFile` (VQAv2 image names, default `COCO_{subtype}_{id}.jpg`), `imageSize` (default 64),
   /// `resample` (`bicubic`, default, or `bilinear`), `fit` (`crop`, default: shorter side then centre crop;
   /// `stretch`: both sides), `mean` / `std` (3 numbers each; default none: the encoders take [0, 1]), `cache`
-  /// (images kept in memory, default 20000). Paths are relative to the current folder.
+  /// (images kept in memory, default 20000); or, instead of the five image keys, `preprocessor`: a checkpoint
+  /// folder (or its `preprocessor_config.json`) whose processor to follow. Paths are relative to the current
+  /// folder.
   public static func register(into registry: inout Registry) throws {
     let summary = "real images (PNG/JPEG folder) with COCO captions and/or VQAv2 questions"
     try registry.register(.data, "coco", summary: summary) { config, _ in
@@ -62,6 +64,26 @@ public enum ImageFolderPlugin {
                                    expected: "at least one split (train, val, test or heldOut): a caption file or a table")
     }
     c.imageFile = try config.string("imageFile", default: c.imageFile)
+    let own = ["imageSize", "resample", "fit", "mean", "std"]
+    if config.contains("preprocessor") {
+      if let clash = own.first(where: config.contains) {
+        throw ConfigError.invalidAssignment(
+          "\(config.path).\(clash)", reason: "the preprocessor file sets it; give one or the other")
+      }
+      do {
+        c.preprocessor = try ImagePreprocessor.load(preprocessorConfig: URL(fileURLWithPath: try config.string("preprocessor")))
+      } catch let error as PreprocessorConfigError {
+        throw ConfigError.invalidAssignment("\(config.path).preprocessor", reason: error.localizedDescription)
+      }
+    } else {
+      c.preprocessor = try preprocessor(config)
+    }
+    c.cacheLimit = try config.int("cache", default: c.cacheLimit, range: 0...10_000_000)
+    return c
+  }
+
+  /// `imageSize`, `resample`, `fit`, `mean`, `std`.
+  static func preprocessor(_ config: ConfigReader) throws -> ImagePreprocessor {
     let size = try config.int("imageSize", default: 64, range: 8...1024)
     let resample = try config.string("resample", default: "bicubic", allowed: Resampling.allCases.map(\.rawValue))
     let fit = try config.string("fit", default: "crop", allowed: ImagePreprocessor.Fit.allCases.map(\.rawValue))
@@ -73,9 +95,7 @@ public enum ImageFolderPlugin {
     guard std.count == 3, std.allSatisfy({ $0 > 0 }) else {
       throw ConfigError.outOfRange(path: config.path, key: "std", expected: "3 positive numbers (R, G, B)", got: .list(std.map { .double(Double($0)) }))
     }
-    c.preprocessor = ImagePreprocessor(size: size, resampling: Resampling(rawValue: resample) ?? .bicubic,
-                                       fit: ImagePreprocessor.Fit(rawValue: fit) ?? .crop, mean: mean, std: std)
-    c.cacheLimit = try config.int("cache", default: c.cacheLimit, range: 0...10_000_000)
-    return c
+    return ImagePreprocessor(size: size, resampling: Resampling(rawValue: resample) ?? .bicubic,
+                             fit: ImagePreprocessor.Fit(rawValue: fit) ?? .crop, mean: mean, std: std)
   }
 }

@@ -18,6 +18,9 @@ public struct ImagePreprocessor: Sendable, Equatable {
 
   /// The side of the output, in pixels.
   public var size: Int
+  /// With `.crop`: the shorter side after resizing, before the centre `size` x `size` is cut (CLIP's
+  /// `size.shortest_edge`; usually `size`).
+  public var shorterSide: Int
   /// The resampling filter.
   public var resampling: Resampling
   /// How the image is fitted.
@@ -30,12 +33,13 @@ public struct ImagePreprocessor: Sendable, Equatable {
   /// A preprocessor to `size` x `size`. The default normalization is none: Blip2Lab's encoders take pixels in
   /// [0, 1] and normalize inside (`ImageNormalization` in the ViT plugin); give CLIP's mean and std to feed a
   /// network that expects normalized input.
-  public init(size: Int, resampling: Resampling = .bicubic, fit: Fit = .crop,
+  public init(size: Int, resampling: Resampling = .bicubic, fit: Fit = .crop, shorterSide: Int? = nil,
               mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1]) {
-    precondition(size >= 1, "ImagePreprocessor: size must be at least 1")
+    precondition(size >= 1 && (shorterSide ?? size) >= size, "ImagePreprocessor: size must be at least 1, shorterSide at least size")
     precondition(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 },
                  "ImagePreprocessor: mean and std need 3 channels, std positive")
     self.size = size
+    self.shorterSide = shorterSide ?? size
     self.resampling = resampling
     self.fit = fit
     self.mean = mean
@@ -48,8 +52,9 @@ public struct ImagePreprocessor: Sendable, Equatable {
     case .stretch:
       return (size, size)
     case .crop:
-      if width <= height { return (size, max(size, Int(Double(size) * Double(height) / Double(width)))) }
-      return (max(size, Int(Double(size) * Double(width) / Double(height))), size)
+      let short = shorterSide
+      if width <= height { return (short, max(short, Int(Double(short) * Double(height) / Double(width)))) }
+      return (max(short, Int(Double(short) * Double(width) / Double(height))), short)
     }
   }
 
@@ -69,8 +74,10 @@ public struct ImagePreprocessor: Sendable, Equatable {
     return out
   }
 
-  /// A short description: `64px bicubic crop` (with `normalized` when it normalizes).
+  /// A short description: `64px bicubic crop` (`crop of 256` when the shorter side is resized to more than the
+  /// crop, `normalized` when it normalizes).
   public var summary: String {
-    "\(size)px \(resampling.rawValue) \(fit.rawValue)" + (mean != [0, 0, 0] || std != [1, 1, 1] ? " normalized" : "")
+    let crop = fit == .crop && shorterSide != size ? " of \(shorterSide)" : ""
+    return "\(size)px \(resampling.rawValue) \(fit.rawValue)\(crop)" + (mean != [0, 0, 0] || std != [1, 1, 1] ? " normalized" : "")
   }
 }
