@@ -2,7 +2,7 @@
 # Both install the Debian packages Blip2Lab links against when they are missing.
 
 SWIFT ?= swift
-APT_PACKAGES = libopenblas-dev liblua5.4-dev libgraphviz-dev pkg-config
+APT_PACKAGES = libopenblas-dev liblua5.4-dev libgraphviz-dev libpng-dev libjpeg62-turbo-dev pkg-config
 SUDO = $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 RELEASE = -c release
 TEST_FLAGS = -c release -Xswiftc -enable-testing
@@ -12,10 +12,10 @@ DOCS_IMAGES = docs/images
 
 .PHONY: deps build quickstart test bench docs clean
 
-## deps: install the C libraries (OpenBLAS, Lua 5.4, Graphviz) if pkg-config cannot find them.
+## deps: install the C libraries (OpenBLAS, Lua 5.4, Graphviz, libpng, libjpeg-turbo) if pkg-config cannot find them.
 deps:
-	@if pkg-config --exists openblas lua5.4 libgvc 2>/dev/null; then \
-	  echo "deps: OpenBLAS, Lua 5.4 and Graphviz are installed"; \
+	@if pkg-config --exists openblas lua5.4 libgvc libpng libjpeg 2>/dev/null; then \
+	  echo "deps: OpenBLAS, Lua 5.4, Graphviz, libpng and libjpeg-turbo are installed"; \
 	else \
 	  echo "deps: installing $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \

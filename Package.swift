@@ -23,6 +23,12 @@ let package = Package(
     .systemLibrary(
       name: "CGraphviz", path: "Sources/CGraphviz", pkgConfig: "libgvc",
       providers: [.apt(["libgraphviz-dev"])]),
+    .systemLibrary(
+      name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+      providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(
+      name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+      providers: [.apt(["libjpeg62-turbo-dev"])]),
 
     // n-d Float32 tensors, autograd, modules, optimizers, safetensors. Knows nothing of BLIP-2.
     .target(
@@ -33,6 +39,8 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]),
     // The engine: protocols, masks, losses, trainers.
     .target(name: "Blip2Core", dependencies: ["Tensor"], path: "Sources/Blip2Core"),
+    // PNG and JPEG decoding (libpng, libjpeg-turbo), PIL-compatible resizing, centre crops.
+    .target(name: "ImageIO", dependencies: ["CPNG", "CJPEG", "Blip2Core"], path: "Sources/ImageIO"),
 
     // Plugins: one target per component family, each registering itself with the Registry.
     .target(name: "QFormer", dependencies: ["Blip2Core", "Tensor", "HFTokenizers"], path: "Plugins/QFormer"),
@@ -48,9 +56,10 @@ let package = Package(
     .target(name: "Blip2Checkpoints",
             dependencies: ["Blip2Core", "Tensor", "ViT", "QFormer", "DecoderLM", "EncoderDecoderLM", "HFTokenizers"],
             path: "Plugins/Blip2Checkpoints"),
+    .target(name: "ImageFolder", dependencies: ["Blip2Core", "ImageIO"], path: "Plugins/ImageFolder"),
 
-    // Lua 5.4 embedded: the `lab` module experiment scripts use.
-    .target(name: "Scripting", dependencies: ["CLua", "Blip2Core", "Tensor"], path: "Sources/Scripting"),
+    // Lua 5.4 embedded: the `lab` module experiment scripts use (`lab.render` draws with Rendering).
+    .target(name: "Scripting", dependencies: ["CLua", "Blip2Core", "Tensor", "Rendering"], path: "Sources/Scripting"),
 
     // Graphviz drawings of masks, models and attention maps (libgvc in-process).
     .target(name: "Rendering", dependencies: ["CGraphviz", "Blip2Core", "Tensor"], path: "Sources/Rendering"),
@@ -58,8 +67,8 @@ let package = Package(
     // Everything put together: the registry of all built-in plugins and a script engine ready for experiments.
     .target(
       name: "LabKit",
-      dependencies: ["Blip2Core", "Scripting", "QFormer", "ViT", "ConvNet", "DecoderLM", "EncoderDecoderLM", "Shapes",
-                     "LinearBridge", "Blip2Checkpoints"],
+      dependencies: ["Blip2Core", "Scripting", "Rendering", "ImageIO", "QFormer", "ViT", "ConvNet", "DecoderLM",
+                     "EncoderDecoderLM", "Shapes", "ImageFolder", "LinearBridge", "Blip2Checkpoints"],
       path: "Sources/LabKit"),
 
     .executableTarget(
@@ -73,7 +82,7 @@ let package = Package(
     .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests",
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "Blip2CoreTests", dependencies: ["Blip2Core", "Tensor"], path: "Tests/Blip2CoreTests"),
-    .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "Blip2Core"], path: "Tests/ScriptingTests"),
+    .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "Blip2Core", "Rendering"], path: "Tests/ScriptingTests"),
     .testTarget(name: "RenderingTests", dependencies: ["Rendering", "Blip2Core"], path: "Tests/RenderingTests",
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "EncoderTests", dependencies: ["ViT", "ConvNet", "Blip2Core", "Tensor"], path: "Tests/EncoderTests",
@@ -93,5 +102,7 @@ let package = Package(
                 path: "Tests/Blip2CheckpointTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "QFormerTests", dependencies: ["QFormer", "Blip2Core", "Tensor"], path: "Tests/QFormerTests",
                 resources: [.copy("Fixtures")]),
+    .testTarget(name: "ImageFolderTests", dependencies: ["ImageFolder", "ImageIO", "Blip2Core"],
+                path: "Tests/ImageFolderTests", exclude: ["make_fixtures.py"], resources: [.copy("Fixtures")]),
   ]
 )

@@ -7,6 +7,7 @@ import ConvNet
 import DecoderLM
 import EncoderDecoderLM
 import Foundation
+import ImageFolder
 import LinearBridge
 import QFormer
 import Scripting
@@ -17,6 +18,7 @@ import ViT
 public func makeStandardRegistry() throws -> Registry {
   var registry = Registry()
   try ShapesPlugin.register(into: &registry)
+  try ImageFolderPlugin.register(into: &registry)
   try DecoderLMPlugin.register(into: &registry)
   try EncoderDecoderLMPlugin.register(into: &registry)
   try ViTPlugin.register(into: &registry)
@@ -41,6 +43,7 @@ public func makeExperimentEngine(script: String, runsDirectory: URL, settings: [
                                 buildContext: BuildContext(tokenizer: builtInTokenizer()), output: output)
   let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
   try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment)
+  engine.addRenderer(typeName: LabTypeName.run, AttentionMaps.renderer)
   if recordRuns {
     try engine.recordRuns(script: script, runsDirectory: runsDirectory, experiment: experiment, settings: settings)
   }

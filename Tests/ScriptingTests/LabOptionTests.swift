@@ -136,7 +136,9 @@ import Testing
      "AttentionMask:render: unknown key 'ascci' (did you mean 'ascii'?); known keys: compact, ascii"),
     ("lab.losess{}", "lab has no field 'losess' (did you mean 'losses'?)"),
     ("lab.mask.itgg()", "lab.mask has no field 'itgg' (did you mean 'itg'?)"),
-    ("lab.render()", "lab.render is not available yet"),
+    ("lab.render('itgg', 'x.svg')", "lab.render: no mask called 'itgg' (did you mean 'itg'?)"),
+    ("lab.render('itg', 'x.svg', { querie = 2 })",
+     "lab.render(the paper's masks): unknown key 'querie' (did you mean 'queries'?)"),
   ])
   func labErrorsAreLocatedPlainSentences(code: String, expected: String) throws {
     let (engine, _) = try makeEngine()

@@ -76,6 +76,16 @@ public final class Run {
     try indices.map { try data.example(split, $0) }
   }
 
+  /// Training examples `indices`, each with a caption (both stages train on captions; a VQA-only split has none).
+  private func captionedExamples(_ indices: [Int]) throws -> [Example] {
+    let batch = try examples(.train, indices)
+    if let bare = batch.first(where: { $0.captions.isEmpty }) {
+      throw TrainingError.invalidSetting(
+        "training example \(bare.id) has no caption: stages 1 and 2 train on captions, so give the train split a caption file")
+    }
+    return batch
+  }
+
   /// A fingerprint of what defines a phase, so a changed configuration is not resumed from the wrong files:
   /// the settings, the data, the seed, and the exact weights every part starts the phase with (a re-trained
   /// frozen encoder, or a stage 1 run differently, makes a different stage 1 or stage 2). The starting
@@ -185,7 +195,7 @@ public final class Run {
       try Trainer(phase: phase, settings: settings, directory: directory, configurationHash: hash,
                   parameters: learner.module.namedParameters(), randomSources: learner.randomSources)
     }) { trainer in try trainer.run(datasetCount: data.count(.train), report: report) { input, rng in
-      let batch = try examples(.train, input.indices)
+      let batch = try captionedExamples(input.indices)
       let captions = batch.map { $0.captions[rng.nextInt(below: $0.captions.count)] }
       let features = try model.imageFeatures(batch)
       let text = learner.tokenizeText(captions, maxLength: textLength)
@@ -217,7 +227,7 @@ public final class Run {
       try Trainer(phase: phase, settings: settings, directory: directory, configurationHash: hash,
                   parameters: model.stage2Parameters, randomSources: model.bridge.randomSources)
     }) { trainer in try trainer.run(datasetCount: data.count(.train), report: report) { input, rng in
-      let batch = try examples(.train, input.indices)
+      let batch = try captionedExamples(input.indices)
       let captions = batch.map { tokenizer.encode($0.captions[rng.nextInt(below: $0.captions.count)]) }
       var inputs: [[Int]] = [], targets: [[Int]] = []
       for caption in captions {

@@ -215,3 +215,19 @@ public struct MaskGrid: GraphvizDrawing, Sendable {
     return html + "</TR></TABLE>"
   }
 }
+
+extension MaskGrid {
+  /// The paper's masks for `objectives` printed as text (`AttentionMask.render`), each under its name
+  /// (`ITG (multimodal causal):`), as `blip2lab masks --format txt` and `lab.render("itg", "x.txt")` show them.
+  /// - Throws: as `paperMasks`.
+  public static func paperMasksText(_ objectives: [Objective], queries: Int, text: Int, textValid: Int? = nil,
+                                    ascii: Bool = false) throws -> String {
+    let layout = try TokenLayout.queriesAndText(queries: queries, text: text)
+    return try objectives.map { objective in
+      var mask = try objective.paperMask.mask(for: layout)
+      if let textValid { mask = try mask.applyingPadding(validLength: textValid) }
+      return "\(objective.rawValue.uppercased()) (\(displayName(objective.paperMask))):\n"
+        + mask.render(compact: queries + text > 40, ascii: ascii)
+    }.joined(separator: "\n\n")
+  }
+}

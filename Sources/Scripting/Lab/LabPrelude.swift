@@ -28,10 +28,7 @@ local lab = {
   losses = native.losses,
   table = native.table,
   help = native.help,
-  render = function()
-    error("lab.render is not available yet: the rendering target is not wired to scripts "
-      .. "(draw masks with `blip2lab masks` meanwhile, or print(mask) / mask:render() for text)", 2)
-  end,
+  render = native.render,
 }
 lab.mask = strict("lab.mask", {
   itc = native.mask_itc, itm = native.mask_itm, itg = native.mask_itg, causal = native.mask_causal,

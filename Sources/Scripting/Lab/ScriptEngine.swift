@@ -44,6 +44,8 @@ public final class ScriptEngine {
   /// The option names the script's text passes to `lab.option` as literals (read before it runs), so that
   /// `lab.run` can refuse a misspelt `--set` before training without refusing options read later on.
   private(set) var declaredOptions: Set<String> = []
+  /// How `lab.render` draws each Lua type (by type name).
+  var renderers: [String: LabRenderer] = [:]
 
   /// Writes a line to standard output, unbuffered (so it interleaves in order with progress on standard error).
   public static func writeLine(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
@@ -209,6 +211,7 @@ public final class ScriptEngine {
     try defineTrainingTypes()
     try defineComponentTypes()
     try defineResultTypes()
+    addStandardRenderers()
     var natives: [String: LuaValue] = [
       "option": try native("lab.option") { try $0.option($1) },
       "write": try native("print") { engine, arguments in
@@ -221,6 +224,7 @@ public final class ScriptEngine {
     natives.merge(try trainingFunctions()) { first, _ in first }
     natives.merge(try componentFunctions()) { first, _ in first }
     natives.merge(try resultFunctions()) { first, _ in first }
+    natives.merge(try renderFunctions()) { first, _ in first }
     try lua.runLibrary(LabPrelude.source, arguments: [.table(natives), .bool(dryRun)])
   }
 }

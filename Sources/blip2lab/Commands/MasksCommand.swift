@@ -89,15 +89,7 @@ struct MasksCommand: ParsableCommand {
   }
 
   private func printMasks(_ objectives: [Objective]) throws {
-    let layout = try TokenLayout.queriesAndText(queries: queries, text: text)
-    var blocks = [String]()
-    for objective in objectives {
-      var mask = try objective.paperMask.mask(for: layout)
-      if let textValid { mask = try mask.applyingPadding(validLength: textValid) }
-      let name = MaskGrid.displayName(objective.paperMask)
-      blocks.append("\(objective.rawValue.uppercased()) (\(name)):\n" + mask.render(compact: queries + text > 40, ascii: ascii))
-    }
-    print(blocks.joined(separator: "\n\n"))
+    print(try MaskGrid.paperMasksText(objectives, queries: queries, text: text, textValid: textValid, ascii: ascii))
   }
 
   private func objectives() throws -> [Objective] {
