@@ -127,13 +127,23 @@ public final class ShapesDataset: Dataset {
   /// - Throws: `ShapesError.indexOutOfRange` for an index outside the split.
   public func example(_ split: Split, _ index: Int) throws -> Example {
     let scene = try self.scene(split, index)
+    let text = text(of: scene, split, index)
+    return Example(id: "shapes-\(fingerprint)-\(split.rawValue)-\(index)",
+                   image: Rasterizer.draw(scene, size: configuration.imageSize),
+                   captions: text.captions, questions: text.questions)
+  }
+
+  /// The captions and questions of example `index` of `split`, without drawing its image.
+  public func text(_ split: Split, _ index: Int) throws -> ExampleText {
+    text(of: try scene(split, index), split, index)
+  }
+
+  private func text(of scene: Scene, _ split: Split, _ index: Int) -> ExampleText {
     var rng = RandomGenerator(seed: Self.exampleSeed(configuration.seed, split: split, index: index) ^ 0x7465_7874)
     let captions = ShapesLanguage.captions(scene, &rng)
     let questions = ShapesLanguage.questions(
       scene, noise: configuration.answerNoise, forbidden: split == .heldOut ? [] : forbidden, &rng)
-    return Example(id: "shapes-\(fingerprint)-\(split.rawValue)-\(index)",
-                   image: Rasterizer.draw(scene, size: configuration.imageSize),
-                   captions: captions, questions: questions)
+    return ExampleText(captions: captions, questions: questions)
   }
 
   /// The scene behind example `index` of `split` (what tests and renderers check the text against).

@@ -77,4 +77,29 @@ public protocol Dataset: AnyObject, Sendable {
   func count(_ split: Split) -> Int
   /// Example `index` of `split`.
   func example(_ split: Split, _ index: Int) throws -> Example
+  /// The captions and questions of example `index` of `split`, without its image: what text-only work (the
+  /// LM's corpus, answer statistics) reads. The default takes them from `example`; a dataset whose images are
+  /// costly to make (drawn, decoded) gives them directly.
+  func text(_ split: Split, _ index: Int) throws -> ExampleText
+}
+
+/// The text of an example.
+public struct ExampleText: Sendable, Equatable {
+  /// Reference captions.
+  public var captions: [String]
+  /// Questions and answers.
+  public var questions: [QuestionAnswer]
+
+  /// The text of an example from its parts.
+  public init(captions: [String], questions: [QuestionAnswer]) {
+    self.captions = captions
+    self.questions = questions
+  }
+}
+
+extension Dataset {
+  public func text(_ split: Split, _ index: Int) throws -> ExampleText {
+    let example = try example(split, index)
+    return ExampleText(captions: example.captions, questions: example.questions)
+  }
 }

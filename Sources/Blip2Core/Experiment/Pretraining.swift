@@ -91,7 +91,7 @@ public struct FrozenPartsPretraining {
   public static func languageCorpus(_ data: any Dataset) throws -> [String] {
     var texts: [String] = []
     for index in 0..<data.count(.train) {
-      let example = try data.example(.train, index)
+      let example = try data.text(.train, index)
       let captions = example.captions
       texts += captions
       for (number, caption) in captions.enumerated() {

@@ -45,6 +45,8 @@ public final class Run {
   private var stage1Weights: [[Float]]?
   /// The fingerprint of `stage1Weights` (part of an evaluation's cache key).
   private var stage1Fingerprint = "none"
+  /// The training split's most frequent answer, once computed (see `majorityTrainingAnswer`).
+  private var majorityAnswer: String?
   /// The weights' fingerprints at the first call of each phase (see `fingerprint`).
   private var startingWeights: [String: [String]] = [:]
 
@@ -382,7 +384,8 @@ public final class Run {
     let otherScores = VQAAccuracy.evaluate(otherImage, normalizeReferences: true)
     // The baseline a model must beat to show it looks at the image: always give the training split's most
     // frequent answer (over the first 2,000 training examples).
-    let majority = try majorityTrainingAnswer()
+    let majority = try majorityAnswer ?? majorityTrainingAnswer()
+    majorityAnswer = majority
     let baseline = VQAAccuracy.evaluate(vqaItems.map { VQAItem(prediction: majority, answers: $0.answers) },
                                         normalizeReferences: true)
     if let directory {
@@ -403,12 +406,15 @@ public final class Run {
   /// The most frequent (normalized) answer over the first 2,000 training examples; ties go to the
   /// alphabetically first.
   private func majorityTrainingAnswer() throws -> String {
-    var counts: [String: Int] = [:]
+    var raw: [String: Int] = [:]
     for index in 0..<min(2000, data.count(.train)) {
-      for question in try data.example(.train, index).questions {
-        for answer in question.answers { counts[VQAAccuracy.normalize(answer), default: 0] += 1 }
+      for question in try data.text(.train, index).questions {
+        for answer in question.answers { raw[answer, default: 0] += 1 }
       }
     }
+    // Normalizing is costly and answers repeat: each distinct answer once.
+    var counts: [String: Int] = [:]
+    for (answer, count) in raw { counts[VQAAccuracy.normalize(answer), default: 0] += count }
     return counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? ""
   }
 
