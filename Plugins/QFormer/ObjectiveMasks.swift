@@ -52,6 +52,15 @@ extension QFormer {
     return try mask.paddedPerSample(validLengths: text.validLengths).flatBools  // [B, T, T]
   }
 
+  /// Whether no query may attend to any text token under `spec` over `[queries | text of length]` (then the
+  /// queries' states do not depend on the text, and a text pass can reuse an image pass's query keys and values).
+  func queriesSeeNoText(_ spec: MaskSpec, textLength: Int) throws -> Bool {
+    let queries = configuration.queries
+    let columns = queries + textLength
+    let cells = try spec.mask(for: try TokenLayout.queriesAndText(queries: queries, text: textLength)).flatBools
+    return (0..<queries).allSatisfy { row in !cells[(row * columns + queries)..<((row + 1) * columns)].contains(true) }
+  }
+
   /// Whether `spec` over `[queries | text of length]` is exactly the unimodal mask (queries see only queries,
   /// text sees only text), so that the image and text passes can run separately.
   func isUnimodal(_ spec: MaskSpec, textLength: Int) throws -> Bool {

@@ -12,10 +12,11 @@
 //        the multimodal-causal mask + padding; LM head on the text; shifted CE (position t predicts t+1),
 //        padding ignored, label smoothing 0.1.
 //
-// Differences from LAVIS, on purpose: ITG runs one joint pass instead of re-using the image pass's query
-// keys/values (with the multimodal-causal mask the queries never see text, so the numbers are the same;
-// only dropout draws differ); image keys/values of the cross-attention are projected once per step and
-// shared by all passes; ITM with a batch of 1 has no negative and is skipped (loss absent, a note says so).
+// As LAVIS, ITG's text pass attends to the image pass's query keys and values (`past_key_values`) instead of
+// recomputing the query half, whenever its mask lets the queries see no text (the paper's multimodal-causal
+// mask does); a mask where queries see text needs the joint pass over [queries | text], and gets it.
+// Differences from LAVIS, on purpose: image keys/values of the cross-attention are projected once per step
+// and shared by all passes; ITM with a batch of 1 has no negative and is skipped (loss absent, a note says so).
 
 import Blip2Core
 import Foundation
@@ -107,11 +108,20 @@ extension QFormer {
     func add(_ loss: Tensor, _ weight: Float) { terms.append(weight == 1 ? loss : loss * weight) }
 
     let runsITM = weights.itm != 0 && (fixedNegatives != nil || batch > 1)
+    // ITC's image pass also serves ITG (its query keys and values) when the masks allow; without ITC, ITG's
+    // own joint pass is the cheaper one.
+    let runsITG = weights.itg != 0 && text.length > 1
+    let sharesImagePass = try runsITG && weights.itc != 0 && isUnimodal(masks.itc, textLength: text.length)
+      && queriesSeeNoText(masks.itg, textLength: text.length)
+    let imagePass = sharesImagePass ? try encodeQueries(image: image) : nil
     var similarities: [Float]?  // [B_images, B_texts], for hard-negative sampling
     if weights.itc != 0 || (runsITM && fixedNegatives == nil) {
       clampTemperature(to: settings.temperatureRange)
       if weights.itc != 0 {
-        let similarity = try contrastiveSimilarity(image: image, text: text, mask: masks.itc)  // [B, B]
+        let similarity = try imagePass.map { pass in
+          QFormer.maxOverQueries(images: visionProjection(pass.hidden).l2Normalized(), texts: try textEmbeddings(text))
+            / temperature
+        } ?? contrastiveSimilarity(image: image, text: text, mask: masks.itc)  // [B, B]
         let loss = contrastiveLoss(similarity, labelSmoothing: settings.itcLabelSmoothing)
         add(loss, weights.itc)
         result.itc = loss.item
@@ -133,9 +143,9 @@ extension QFormer {
       }
     }
     if weights.itg != 0 {
-      if text.length > 1 {
+      if runsITG {
         let loss = try generationLoss(image: image, text: text, mask: masks.itg,
-                                      labelSmoothing: settings.itgLabelSmoothing)
+                                      labelSmoothing: settings.itgLabelSmoothing, past: imagePass?.keyValues)
         add(loss, weights.itg)
         result.itg = loss.item
       } else {
@@ -244,19 +254,31 @@ extension QFormer {
 
   // MARK: ITG
 
-  /// ITG's loss: the text with its first token replaced by `decoderTokenId`, one pass over
-  /// `[queries | text]` with `mask` (+ padding), the LM head on text positions 0..<L−1, each predicting the
-  /// next token; padding is ignored. Needs texts of at least 2 tokens.
-  public func generationLoss(image: ImageContext, text: TokenBatch, mask: MaskSpec,
-                             labelSmoothing: Float) throws -> Tensor {
+  /// ITG's loss: the text with its first token replaced by `decoderTokenId`, read with `mask` (+ padding)
+  /// over `[queries | text]`, the LM head on text positions 0..<L−1, each predicting the next token; padding
+  /// is ignored. Needs texts of at least 2 tokens. With `past` (the image pass's query keys and values, from
+  /// `encodeQueries`; only valid when `mask` lets no query see text) only the text half is computed, as LAVIS
+  /// does; without it, one joint pass.
+  func generationLoss(image: ImageContext, text: TokenBatch, mask: MaskSpec, labelSmoothing: Float,
+                      past: [SelfAttentionKeyValues]? = nil) throws -> Tensor {
     let (batch, length, queries) = (text.batch, text.length, configuration.queries)
     guard length > 1 else { throw QFormerError.invalidInput("ITG needs texts of at least 2 tokens, got \(length)") }
     var ids = text.ids
     for b in 0..<batch { ids[b * length] = configuration.decoderTokenId }
     let decoderInput = TokenBatch(ids: ids, batch: batch, length: length, validLengths: text.validLengths)
     let cells = try selfAttentionMask(mask, queries: queries, text: decoderInput)
-    let joint = try encode(image: image, text: decoderInput, mask: cells)  // [B, Q + L, hidden]
-    let states = joint.sliced(axis: 1, queries..<(queries + length - 1))  // [B, L − 1, hidden]
+    let states: Tensor  // [B, L − 1, hidden]
+    if let past {
+      // The text rows of the mask: [L, Q + L] shared or [B, L, Q + L] per sample.
+      let columns = queries + length
+      let textRows = cells.map { cells in
+        stride(from: 0, to: cells.count, by: columns * columns).flatMap { cells[($0 + queries * columns)..<($0 + columns * columns)] }
+      }
+      states = try encodeText(decoderInput, mask: textRows, past: past).sliced(axis: 1, 0..<(length - 1))
+    } else {
+      let joint = try encode(image: image, text: decoderInput, mask: cells)  // [B, Q + L, hidden]
+      states = joint.sliced(axis: 1, queries..<(queries + length - 1))
+    }
     let logits = languageModelLogits(states).reshaped([batch * (length - 1), configuration.vocabularySize])
     var targets = [Int](repeating: -100, count: batch * (length - 1))
     for b in 0..<batch {

@@ -181,6 +181,39 @@ public final class QFormer: Module, @unchecked Sendable {
     return hidden
   }
 
+  /// The image-only pass (queries reading the image) that also returns each layer's query self-attention keys
+  /// and values, for a text pass to attend to (`encodeText(_:mask:past:)`).
+  func encodeQueries(image: ImageContext) throws(QFormerError) -> (hidden: Tensor, keyValues: [SelfAttentionKeyValues]) {
+    var hidden = try embed(queries: image.batch, text: nil)  // [B, Q, hidden]
+    var keyValues: [SelfAttentionKeyValues] = []
+    passCount += 1
+    for (index, layer) in layers.enumerated() {
+      hidden = layer(hidden, queryCount: configuration.queries, mask: nil, image: image.layers[index],
+                     recordKeyValues: { keyValues.append($0) })
+    }
+    return (hidden, keyValues)
+  }
+
+  /// A text-only pass whose tokens also attend to an image pass's query keys and values (`past`, from
+  /// `encodeQueries`); `mask` has the text's L rows and Q + L columns, [L, Q + L] or [B, L, Q + L].
+  /// Returns the text's last hidden states [B, L, hidden].
+  func encodeText(_ text: TokenBatch, mask: [Bool]?, past: [SelfAttentionKeyValues]) throws(QFormerError) -> Tensor {
+    let (length, columns) = (text.length, configuration.queries + text.length)
+    guard past.count == layers.count, past.allSatisfy({ $0.keys.shape[0] == text.batch }) else {
+      throw .invalidInput("the past keys and values do not fit \(layers.count) layers and \(text.batch) texts")
+    }
+    if let mask, mask.count != length * columns && mask.count != text.batch * length * columns {
+      throw .invalidInput("the text pass's mask has \(mask.count) cells; it needs [L, Q + L] = \(length * columns) "
+        + "or [B, L, Q + L] = \(text.batch * length * columns)")
+    }
+    var hidden = try embed(queries: nil, text: text)  // [B, L, hidden]
+    passCount += 1
+    for (index, layer) in layers.enumerated() {
+      hidden = layer(hidden, queryCount: 0, mask: mask, image: nil, past: past[index])
+    }
+    return hidden
+  }
+
   /// `encode` over raw frozen image features [B, N, imageWidth] (nil: a text-only pass).
   public func encode(imageFeatures: Tensor?, text: TokenBatch?, mask: [Bool]? = nil) throws(QFormerError) -> Tensor {
     try encode(image: imageFeatures.map { features throws(QFormerError) in try imageContext(features) }, text: text,
@@ -235,10 +268,11 @@ public final class QFormer: Module, @unchecked Sendable {
     try GradMode.noGrad {
       var hidden = try embed(queries: image.batch, text: nil)  // [B, Q, hidden]
       for (index, layer) in layers.enumerated() {
-        hidden = layer(hidden, queryCount: c.queries, mask: nil, image: image.layers[index]) { probabilities in
+        hidden = layer(hidden, queryCount: c.queries, mask: nil, image: image.layers[index],
+                       recordCrossAttention: { probabilities in
           maps.append(CrossAttentionMap(layer: index, shape: [image.batch, c.heads, c.queries, image.tokens],
                                         probabilities: probabilities))
-        }
+        })
       }
     }
     return maps

@@ -42,6 +42,13 @@ struct CrossAttentionKeyValues {
   let values: Tensor
 }
 
+/// The self-attention keys and values [B, T, hidden] a pass computed in one layer: ITG's text pass attends to
+/// the image pass's query keys and values instead of recomputing the query half (LAVIS's `past_key_values`).
+struct SelfAttentionKeyValues {
+  let keys: Tensor
+  let values: Tensor
+}
+
 /// One Q-Former layer. Parameter names are LAVIS's, relative to `Qformer.bert.encoder.layer.{i}`.
 final class QFormerLayer: Module, @unchecked Sendable {
   /// Self-attention over all tokens (`attention.self.{query,key,value}`, `attention.output.dense`).
@@ -97,15 +104,25 @@ final class QFormerLayer: Module, @unchecked Sendable {
   /// Applies the layer to `x` [B, T, hidden] whose first `queryCount` positions are queries.
   ///
   /// - Parameters:
-  ///   - mask: the self-attention mask over the T tokens, [T, T] or [B, T, T], true = may attend; nil = all.
+  ///   - mask: the self-attention mask, true = may attend; nil = all. Over the T tokens ([T, T] or [B, T, T]),
+  ///     or with `past` over T rows and P + T columns (the past's positions first).
   ///   - image: this layer's image keys and values [B, N, hidden] (needed when it has cross-attention and
   ///     there are queries); the queries attend to every image token.
+  ///   - past: keys and values [B, P, hidden] of earlier positions (another pass's) that `x` also attends to.
+  ///   - recordKeyValues: receives this pass's own self-attention keys and values.
   ///   - recordCrossAttention: receives the cross-attention probabilities [B, heads, Q, N] (no gradient).
   /// - Returns: [B, T, hidden].
   func callAsFunction(_ x: Tensor, queryCount: Int, mask: [Bool]?, image: CrossAttentionKeyValues?,
+                      past: SelfAttentionKeyValues? = nil,
+                      recordKeyValues: ((SelfAttentionKeyValues) -> Void)? = nil,
                       recordCrossAttention: (([Float]) -> Void)? = nil) -> Tensor {
     let length = x.shape[1]
-    let attended = attentionNorm(dropout(attention(x, mask: mask)) + x)  // [B, T, hidden]
+    let own = SelfAttentionKeyValues(keys: attention.key(x), values: attention.value(x))  // [B, T, hidden] each
+    recordKeyValues?(own)
+    let keys = past.map { Tensor.concat([$0.keys, own.keys], axis: 1) } ?? own.keys
+    let values = past.map { Tensor.concat([$0.values, own.values], axis: 1) } ?? own.values
+    let mixed = Tensor.attention(query: attention.query(x), key: keys, value: values, heads: attention.heads, mask: mask)
+    let attended = attentionNorm(dropout(attention.output(mixed)) + x)  // [B, T, hidden]
     guard queryCount > 0 else { return textFeedForward(attended, dropout: dropout) }
     var queries = queryCount == length ? attended : attended.sliced(axis: 1, 0..<queryCount)  // [B, Q, hidden]
     if let crossAttention, let crossAttentionNorm {

@@ -51,6 +51,30 @@ struct ObjectiveTests {
     #expect(other.sliced(axis: 1, 7..<8).data != joint.sliced(axis: 1, 7..<8).data)
   }
 
+  /// ITG's text pass over the image pass's query keys and values (LAVIS's `past_key_values`) gives the joint
+  /// pass's loss and gradients, for a shared and a per-sample (padded) mask.
+  @Test(arguments: [[5, 5], [6, 4]])
+  func itgReusingTheImagePassEqualsTheJointPass(lengths: [Int]) throws {
+    let qformer = try tinyQFormer()
+    let (features, text) = (randomFeatures(batch: 2), randomCaptions(lengths: lengths))
+    func lossAndGradients(reuse: Bool) throws -> (Float, [[Float]]) {
+      for (_, p) in qformer.namedParameters() { p.grad = nil }
+      let image = try qformer.imageContext(features)
+      let past = reuse ? try qformer.encodeQueries(image: image).keyValues : nil
+      let loss = try qformer.generationLoss(image: image, text: text, mask: .multimodalCausal, labelSmoothing: 0.1,
+                                            past: past)
+      loss.backward()
+      // A parameter the pass did not reach (the last layer's query feed-forward, with reuse) has no gradient: zero.
+      return (loss.item, qformer.namedParameters().map { $0.1.grad ?? [Float](repeating: 0, count: $0.1.count) })
+    }
+    let (joint, jointGradients) = try lossAndGradients(reuse: false)
+    let (reused, reusedGradients) = try lossAndGradients(reuse: true)
+    #expect(abs(joint - reused) < 1e-6 * max(1, abs(joint)))
+    for (a, b) in zip(jointGradients, reusedGradients) { expectClose(b, a, relative: 1e-4, "gradients") }
+    #expect(try qformer.queriesSeeNoText(.multimodalCausal, textLength: 5))
+    #expect(try !qformer.queriesSeeNoText(.bidirectional, textLength: 5))
+  }
+
   @Test func swappedMasksAreUsed() throws {
     let qformer = try tinyQFormer()
     qformer.eval()
