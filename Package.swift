@@ -74,7 +74,7 @@ let package = Package(
     .executableTarget(
       name: "blip2lab",
       dependencies: [
-        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer", "DecoderLM",
+        "Tensor", "Blip2Core", "Scripting", "Rendering", "LabKit", "QFormer", "DecoderLM", "Blip2Checkpoints",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/blip2lab"),
@@ -97,7 +97,7 @@ let package = Package(
     .testTarget(name: "HFTokenizerTests", dependencies: ["HFTokenizers", "Blip2Core"], path: "Tests/HFTokenizerTests",
                 exclude: ["make_fixtures.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "Blip2CheckpointTests",
-                dependencies: ["Blip2Checkpoints", "LabKit", "ViT", "QFormer", "DecoderLM", "EncoderDecoderLM",
+                dependencies: ["Blip2Checkpoints", "LabKit", "Scripting", "ViT", "QFormer", "DecoderLM", "EncoderDecoderLM",
                                "HFTokenizers", "Blip2Core", "Tensor"],
                 path: "Tests/Blip2CheckpointTests", resources: [.copy("Fixtures")]),
     .testTarget(name: "QFormerTests", dependencies: ["QFormer", "Blip2Core", "Tensor"], path: "Tests/QFormerTests",

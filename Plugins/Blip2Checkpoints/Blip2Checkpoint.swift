@@ -23,6 +23,18 @@ public enum Blip2CheckpointError: Error, LocalizedError, Equatable, Sendable {
   case missingInput(file: String, name: String, expected: String)
   /// An input tensor has the wrong shape.
   case inputShapeMismatch(file: String, name: String, expected: String, found: [Int])
+  /// An input tensor is stored with the wrong element type (floats for ids, or ids as floats).
+  case inputDTypeMismatch(file: String, name: String, expected: String, found: String)
+  /// An input tensor's values are not usable (an id outside the vocabulary, a mask that is not right padding).
+  case invalidInput(file: String, name: String, reason: String)
+  /// An input file holds a tensor the part does not read (a misspelt name would otherwise go unnoticed).
+  case unexpectedInput(file: String, name: String, part: String, reads: [String])
+  /// A part name that `forward` does not know.
+  case unknownPart(part: String, available: [String])
+  /// The checkpoint has no such part (a vision tower alone has no language model).
+  case partUnavailable(part: String, available: [String])
+  /// A component this code cannot run.
+  case unsupported(reason: String)
 
   /// A plain sentence: what, where, what to do.
   public var errorDescription: String? {
@@ -37,6 +49,19 @@ public enum Blip2CheckpointError: Error, LocalizedError, Equatable, Sendable {
       return "\(file): no tensor \"\(name)\"; this component needs \(expected)"
     case let .inputShapeMismatch(file, name, expected, found):
       return "\(file): tensor \"\(name)\" is \(found), expected \(expected)"
+    case let .inputDTypeMismatch(file, name, expected, found):
+      return "\(file): tensor \"\(name)\" is stored as \(found); it must be \(expected)"
+    case let .invalidInput(file, name, reason):
+      return "\(file): tensor \"\(name)\" \(reason)"
+    case let .unexpectedInput(file, name, part, reads):
+      return "\(file): tensor \"\(name)\" is not an input of the \(part) part; it reads \(reads.joined(separator: ", "))"
+    case let .unknownPart(part, available):
+      return "no part \"\(part)\"; the parts are \(available.joined(separator: ", "))"
+    case let .partUnavailable(part, available):
+      return "this checkpoint has no \(part) part; it has \(available.joined(separator: ", ")) (the vision, qformer and "
+        + "model parts need a whole BLIP-2 folder)"
+    case let .unsupported(reason):
+      return reason
     }
   }
 }
@@ -71,10 +96,7 @@ public struct Blip2Checkpoint {
   ///   `DecoderLMError`, `EncoderDecoderLMError`, `HFTokenizerError`, `SafeTensorsError` for a missing shard,
   ///   `ModuleError` for a missing or mis-shaped tensor, each naming the file and the key).
   public static func load(directory: URL) throws -> Blip2Checkpoint {
-    let file = directory.appendingPathComponent("config.json").path
-    let config = try HFConfigFile(
-      directory: directory, unreadable: { Blip2CheckpointError.unreadableConfig(file: $0, reason: $1) },
-      fail: { Blip2CheckpointError.invalidConfigValue(file: file, key: $0, reason: $1) })
+    let config = try configFile(directory)
     let modelType = try config.string("model_type", default: "")
     guard modelTypes.contains(modelType) else {
       throw config.fail("model_type", "is \"\(modelType)\", not a whole BLIP-2 model (\"blip-2\"); load a vision tower, "
@@ -106,6 +128,14 @@ public struct Blip2Checkpoint {
     }
     return Blip2Checkpoint(directory: directory, model: model, languageModel: languageModel,
                            imageTokenId: try config.tokenId("image_token_index"))
+  }
+
+  /// `directory/config.json`, whose failures are `Blip2CheckpointError`s naming the file and key.
+  static func configFile(_ directory: URL) throws -> HFConfigFile {
+    let file = directory.appendingPathComponent("config.json").path
+    return try HFConfigFile(
+      directory: directory, unreadable: { Blip2CheckpointError.unreadableConfig(file: $0, reason: $1) },
+      fail: { Blip2CheckpointError.invalidConfigValue(file: file, key: $0, reason: $1) })
   }
 
   /// The vision tower's features [B, N, width] of pixels [B, 3, H, W] (normalized as the preprocessor says).

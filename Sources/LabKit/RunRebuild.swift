@@ -272,7 +272,7 @@ public enum RunRebuild {
     func install(in engine: ScriptEngine, skipPretraining: Bool) throws {
       let nothing: (SkippedRun, LuaArguments) throws -> [LuaValue] = { _, _ in [.table([:])] }
       try engine.lua.defineType(SkippedRun.self, name: "SkippedRun", describe: { "Run \($0.name) (seed \($0.seed), not rebuilt)" },
-                                methods: ["stage1": nothing, "stage2": nothing, "evaluate": nothing,
+                                methods: ["stage1": nothing, "stage2": nothing, "evaluate": nothing, "export": nothing,
                                           "directory": { _, _ in [.string("")] }])
       try engine.addFunction("run") { [self] _, arguments in
         let options = try OptionTable(try arguments.table(1, "the run options"), function: "lab.run",

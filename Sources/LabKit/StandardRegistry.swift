@@ -42,7 +42,9 @@ public func makeExperimentEngine(script: String, runsDirectory: URL, settings: [
   let engine = try ScriptEngine(registry: try makeStandardRegistry(), settings: settings, dryRun: dryRun,
                                 buildContext: BuildContext(tokenizer: builtInTokenizer()), output: output)
   let experiment = URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent
-  try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment)
+  try engine.installRunFunctions(runsDirectory: runsDirectory, experiment: experiment,
+                                 runMethods: ["export": RunExport.luaMethod])
+  try engine.installCheckpointFunctions()
   engine.addRenderer(typeName: LabTypeName.run, AttentionMaps.renderer)
   if recordRuns {
     try engine.recordRuns(script: script, runsDirectory: runsDirectory, experiment: experiment, settings: settings)

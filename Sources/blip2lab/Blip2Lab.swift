@@ -7,5 +7,5 @@ struct Blip2LabCommand: ParsableCommand {
     commandName: "blip2lab",
     abstract: "A research sandbox for BLIP-2: frozen encoders, a trainable Q-Former, scriptable ablations.",
     subcommands: [RunCommand.self, MasksCommand.self, GraphCommand.self, AttentionCommand.self, MetricsCommand.self,
-                  BenchCommand.self])
+                  BenchCommand.self, ForwardCommand.self, ExportCommand.self])
 }

@@ -20,9 +20,11 @@ extension LabTypeName {
 }
 
 extension ScriptEngine {
-  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run` and `lab.sweep`. Runs go under
-  /// `runsDirectory/experiment`.
-  public func installRunFunctions(runsDirectory: URL, experiment: String) throws {
+  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run`, `lab.sweep` and `lab.folder()` (the experiment's folder,
+  /// for files a script writes itself). Runs go under `runsDirectory/experiment`. `runMethods` adds methods to runs that need more than Scripting knows (LabKit's
+  /// `run:export`); a built-in method of the same name wins.
+  public func installRunFunctions(runsDirectory: URL, experiment: String,
+                                  runMethods: [String: (Run, LuaArguments) throws -> [LuaValue]] = [:]) throws {
     let root = runsDirectory.appendingPathComponent(dryRun ? "dry-run/\(experiment)" : experiment)
     let cache = runsDirectory.appendingPathComponent("cache")
     let recorder = SweepRecorder()
@@ -37,7 +39,11 @@ extension ScriptEngine {
       "stage2": { run, arguments in try Self.stage2(run, try arguments.table(1, "the stage-2 options"), dryRun: self.dryRun) },
       "evaluate": { run, arguments in try Self.evaluate(run, try arguments.table(1, "the evaluation options"), dryRun: self.dryRun) },
       "directory": { run, _ in [.string(run.directory?.path ?? "")] },
-    ])
+    ].merging(runMethods) { builtIn, _ in builtIn })
+    try addFunction("folder") { _, _ in  // where a script writes files of its own (created on first use)
+      try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+      return [.string(root.path)]
+    }
     try addFunction("compose") { _, arguments in
       let options = try OptionTable(try arguments.table(1, "the parts"), function: "lab.compose", keys: ["encoder", "bridge", "lm", "seed"])
       let encoder: any ImageEncoder = try Self.component(options, "encoder", function: "lab.compose")

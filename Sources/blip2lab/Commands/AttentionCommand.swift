@@ -27,17 +27,13 @@ struct AttentionCommand: ParsableCommand {
       Example: blip2lab attention --run runs/quickstart/paper/seed-1 --image photo.jpg --out photo-queries.svg
       """)
 
-  @Option(name: .customLong("run"), help: "The run folder (runs/<script>/<run>/seed-<n>).")
-  var runFolder: String
+  @OptionGroup var rebuild: RunFolderOptions
 
   @Option(help: "The image: <dataset>:<split>:<index> from the run's dataset (e.g. shapes:test:3), or a .png/.jpg file.")
   var image: String = "shapes:test:0"
 
   @Option(help: "The cross-attention layer: last, all (one file each), or the layer's index.")
   var layer: String = "last"
-
-  @Option(help: "The weights: stage1 or stage2 (default: the newest finished phase).")
-  var phase: String?
 
   @Option(help: "svg, png or pdf (default: the --out file's extension, else svg).")
   var format: String?
@@ -51,37 +47,20 @@ struct AttentionCommand: ParsableCommand {
   @Option(help: "The side of a tile, in pixels.")
   var tileSize: Int = 96
 
-  @Option(help: "The script that made the run, for a run folder without run.json.")
-  var script: String?
-
-  @Option(name: .customLong("set"), help: ArgumentHelp("A --set value the run was made with (with --script; repeatable).",
-                                                       valueName: "key=value"))
-  var settings: [String] = []
-
-  @Flag(help: "Show what the script prints while the run is rebuilt.")
-  var verbose = false
-
   func validate() throws {
     do { _ = try AttentionImage(parsing: image) } catch { throw ValidationError("--\(error.localizedDescription)") }
     do { _ = try AttentionLayer(parsing: layer) } catch { throw ValidationError("--layer: \(error.localizedDescription)") }
     _ = try outputFormat()
     guard (1 ... 64).contains(columns) else { throw ValidationError("--columns must be in 1...64, got \(columns).") }
     guard (16 ... 512).contains(tileSize) else { throw ValidationError("--tile-size must be in 16...512, got \(tileSize).") }
-    if let phase, !RunRebuild.phases.contains(phase) {
-      throw ValidationError("--phase must be stage1 or stage2, got \"\(phase)\".")
-    }
-    if !settings.isEmpty && script == nil {
-      throw ValidationError("--set needs --script (a run with run.json is rebuilt with the settings it recorded).")
-    }
   }
 
   func run() throws {
     let reference = try AttentionImage(parsing: image)
     let layerChoice = try AttentionLayer(parsing: layer)
     let format = try outputFormat()
-    let output: (String) -> Void = verbose ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { _ in }
-    let rebuilt = try RunRebuild.rebuild(directory: URL(fileURLWithPath: runFolder), phase: phase, script: script,
-                                         settings: settings, output: output)
+    let rebuilt = try RunRebuild.rebuild(directory: rebuild.directory, phase: rebuild.phase, script: rebuild.script,
+                                         settings: rebuild.settings, output: rebuild.output)
     let weights = rebuilt.phase.map { " with its \($0.replacingOccurrences(of: "stage", with: "stage-")) weights" } ?? ""
     let drawings = try AttentionMaps.compute(model: rebuilt.model, data: rebuilt.data, image: reference, layer: layerChoice,
                                              runLabel: "run \(rebuilt.name) (seed \(rebuilt.seed))\(weights)")
