@@ -20,7 +20,7 @@ extension LabTypeName {
 }
 
 extension ScriptEngine {
-  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run` and `lab.sweep`. Runs go under
+  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run`, `lab.sweep`, `lab.data.noisy` and `lab.capfilt`. Runs go under
   /// `runsDirectory/experiment`.
   public func installRunFunctions(runsDirectory: URL, experiment: String) throws {
     let root = runsDirectory.appendingPathComponent(dryRun ? "dry-run/\(experiment)" : experiment)
@@ -98,6 +98,7 @@ extension ScriptEngine {
       return [.object(LuaObject(run, typeName: LabTypeName.run))]
     }
     try installSweepFunction(root: root, recorder: recorder)
+    try installCapFiltFunctions(cache: cache)
   }
 
   /// The options of `lab.pretrain.<part>` (the part, data, steps, batch, lr, seed) and its dataset.
