@@ -11,7 +11,9 @@
 --
 --   .build/release/blip2lab run Experiments/ablation_capfilt.lua             about 30 min on an idle 2-core machine*
 --   .build/release/blip2lab run Experiments/ablation_capfilt.lua --dry-run   a few seconds: checks the script
---   .build/release/blip2lab run Experiments/ablation_capfilt.lua --set noise=0.6 --set method=itm
+--   .build/release/blip2lab run Experiments/ablation_capfilt.lua --set noise=0.6 --set stage1Steps=600
+--   (--set method=itm filters by ITM probability > 0.5, BLIP's rule; an ITM head that has not learned scores
+--   every caption about 0.33, keeps none, and CapFilt stops with an error saying so)
 --   * 12 trainings of stage1Steps + stage2Steps (the CapFilt variants restore their seed's "none" run from its
 --     files) and 3 CapFilt passes over the training images; the frozen parts come from runs/cache when
 --     another script made them (Experiments/lib/sandbox.lua), otherwise add about 5 minutes.

@@ -185,6 +185,10 @@ struct CapFiltTests {
     #expect(try data.example(.test, 1) == CaptionFixture(count: 4).example(.test, 1))
     #expect(data.name != CaptionFixture(count: 4).name)
     #expect(throws: CapFiltError.self) { try data.example(.train, 4) }
+    settings.filter = .itmThreshold(0.95)   // above every score: nothing left to train on is an error, not an empty set
+    #expect(throws: CapFiltError.self) {
+      _ = try CapFilt(cacheDirectory: nil).run(model: FakeCapFiltModel(), data: CaptionFixture(count: 4), settings: settings)
+    }
   }
 
   @Test func anInterruptedRunResumesToTheSameResultAndLeavesNoFinishedFileBehind() throws {

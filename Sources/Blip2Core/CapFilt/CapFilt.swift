@@ -188,6 +188,11 @@ public struct CapFilt {
     let result = CapFiltResult(key: key, directory: directory, images: images, settings: settings,
                                corruptionRecorded: data is any CorruptionRecording, chunksComputed: computed)
     try result.write(extraReport: reportFile)
+    guard !result.keptCaptions.isEmpty else {
+      let report = directory?.appendingPathComponent(result.label).appendingPathComponent("report.json").path
+      throw CapFiltError.invalidSetting("the filter (\(settings.filter)) kept no caption of any of the \(count) images, "
+        + "so there is nothing to train on; loosen it" + (report.map { " (the mean scores are in \($0))" } ?? ""))
+    }
     return result
   }
 
