@@ -9,14 +9,15 @@
 -- Each variant over seeds 1, 2, 3 (the seed draws the Q-Former's weights and the training order; each seed
 -- bootstraps with its own "none" model); test-split retrieval, captioning and zero-shot VQA on clean captions.
 --
---   .build/release/blip2lab run Experiments/ablation_capfilt.lua             about 30 min on an idle 2-core machine*
+--   .build/release/blip2lab run Experiments/ablation_capfilt.lua             about 40 min on an idle 2-core machine*
 --   .build/release/blip2lab run Experiments/ablation_capfilt.lua --dry-run   a few seconds: checks the script
 --   .build/release/blip2lab run Experiments/ablation_capfilt.lua --set noise=0.6 --set stage1Steps=600
 --   (--set method=itm filters by ITM probability > 0.5, BLIP's rule; an ITM head that has not learned scores
 --   every caption about 0.33, keeps none, and CapFilt stops with an error saying so)
 --   * 12 trainings of stage1Steps + stage2Steps (the CapFilt variants restore their seed's "none" run from its
 --     files) and 3 CapFilt passes over the training images; the frozen parts come from runs/cache when
---     another script made them (Experiments/lib/sandbox.lua), otherwise add about 5 minutes.
+--     another script made them (Experiments/lib/sandbox.lua), otherwise add about 5 minutes. Estimated from
+--     the measured cost of a step; one seed (--set seeds=1) took 30 min on a machine under load 8-9.
 --
 -- BLIP finds captioner + filter better than either alone, and either better than none (its Table 1, on web
 -- data). Expect the miniature to be limited by how good its captioner and filter are: the quickstart model is
