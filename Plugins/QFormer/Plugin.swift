@@ -115,14 +115,7 @@ extension QFormer: RepresentationLearner {
   /// ITM scores of aligned pairs (image i with text i), as LAVIS's `compute_itm`: the "match" logit of
   /// `itm_head` averaged over the query outputs of a joint pass (bidirectional mask + padding).
   public func matchScores(imageFeatures: Tensor, text: TokenBatch) throws -> [Float] {
-    guard imageFeatures.rank == 3, imageFeatures.shape[0] == text.batch else {
-      throw QFormerError.invalidInput("matchScores pairs image i with text i: \(imageFeatures.shape) image features "
-        + "for \(text.batch) texts")
-    }
-    let queries = configuration.queries
-    let mask = try selfAttentionMask(.bidirectional, queries: queries, text: text)
-    let joint = try encode(imageFeatures: imageFeatures, text: text, mask: mask)  // [B, Q + L, hidden]
-    let logits = matchingHead(joint.sliced(axis: 1, 0..<queries)).mean(axis: 1)  // [B, 2]
+    let logits = try matchLogits(imageFeatures: imageFeatures, text: text)  // [B, 2]
     return (0..<text.batch).map { logits.data[2 * $0 + 1] }
   }
 

@@ -11,11 +11,12 @@ public enum ShapesPlugin {
   /// Config keys (all optional): `train`, `val`, `test`, `heldOut` (examples per split; defaults 20000, 1000,
   /// 1000, 1000), `seed` (default: the build context's), `imageSize` (32...224, default 64), `maxShapes`
   /// (1...4, default 3), `answerNoise` (0...1, the chance an annotator answers wrongly; default 0),
-  /// `heldOutCombinations` (a list of "<colour> <kind>", default `ShapesDataset.defaultHeldOut`).
+  /// `heldOutCombinations` (a list of "<colour> <kind>", default `ShapesDataset.defaultHeldOut`);
+  /// `captionNoise`, `captionNoiseKinds`, `captionNoiseSeed` (noisy training captions, see `withCaptionNoise`).
   public static func register(into registry: inout Registry) throws {
     let summary = "procedural coloured shapes with captions, questions and a held-out split"
     try registry.register(.data, "shapes", summary: summary) { config, context in
-      try ShapesDataset(try configuration(config, defaultSeed: context.seed))
+      try withCaptionNoise(try ShapesDataset(try configuration(config, defaultSeed: context.seed)), config)
     }
   }
 

@@ -21,7 +21,7 @@ struct ExperimentScriptsTests {
 
   @Test func theFolderHasTheScriptsTheReadmePromises() {
     #expect(Set(Self.scripts).isSuperset(of: ["quickstart.lua", "ablation_stage1.lua", "ablation_itg.lua",
-                                              "mask_schedules.lua", "pairings.lua"]), "\(Self.scripts)")
+                                              "mask_schedules.lua", "pairings.lua", "ablation_capfilt.lua"]), "\(Self.scripts)")
   }
 
   @Test(arguments: scripts)

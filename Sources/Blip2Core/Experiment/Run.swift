@@ -310,10 +310,8 @@ public final class Run {
       }
     }
     // Stage-1 weights (when stage 1 ran) while retrieval runs, the current ones afterwards.
-    let parameters = learner.module.namedParameters().map(\.1)
-    let current = parameters.map(\.data)
-    for (tensor, saved) in zip(parameters, stage1Weights ?? current) { tensor.data = saved }
-    defer { for (tensor, data) in zip(parameters, current) { tensor.data = data } }
+    let restore = loadStage1Weights(learner)
+    defer { restore() }
     let features = try GradMode.noGrad { try model.imageFeatures(items) }  // [I, N, D]
     let tokens = learner.tokenizeText(texts, maxLength: 32)
     let similarity = try GradMode.noGrad { try learner.contrastiveSimilarity(imageFeatures: features, text: tokens) }
@@ -337,6 +335,26 @@ public final class Run {
       "retrieval.r5TextToImage": scores.textToImage.r5, "retrieval.r10TextToImage": scores.textToImage.r10,
       "retrieval.itcOnlyR1ImageToText": plain.imageToText.r1, "retrieval.itcOnlyR1TextToImage": plain.textToImage.r1,
     ]
+  }
+
+  /// Puts the bridge's stage-1 weights in place (when stage 1 ran) and returns what puts the current ones back.
+  private func loadStage1Weights(_ learner: any RepresentationLearner) -> () -> Void {
+    let parameters = learner.module.namedParameters().map(\.1)
+    let current = parameters.map(\.data)
+    for (tensor, saved) in zip(parameters, stage1Weights ?? current) { tensor.data = saved }
+    return { for (tensor, data) in zip(parameters, current) { tensor.data = data } }
+  }
+
+  /// Runs `body` with the bridge holding its stage-1 weights (the current ones if stage 1 did not run), as
+  /// retrieval does: ITC and ITM are scored with the weights that trained them (stage 2 lets those heads drift).
+  /// - Throws: `TrainingError.invalidSetting` if the bridge has no ITC/ITM; what `body` throws.
+  public func withStage1Weights<T>(_ body: (any RepresentationLearner) throws -> T) throws -> T {
+    guard let learner = model.bridge as? any RepresentationLearner else {
+      throw TrainingError.invalidSetting("ITC/ITM scores need a bridge that has them (the Q-Former); \(model.bridge.kind) has not")
+    }
+    let restore = loadStage1Weights(learner)
+    defer { restore() }
+    return try body(learner)
   }
 
   private func evaluateCaptions(_ items: [Example], batchSize: Int, prompt: String) throws -> EvaluationResult {

@@ -126,7 +126,8 @@ extension ScriptEngine {
       }
     }
     lines.append("also: lab.option, lab.layout, lab.mask.{itc,itm,itg,causal,blocks,custom}, lab.schedule, "
-      + "lab.losses, lab.table, lab.render, lab.dry_run; in `blip2lab run`: lab.pretrain.{encoder,lm}, lab.compose, lab.run, lab.sweep")
+      + "lab.losses, lab.table, lab.render, lab.dry_run; in `blip2lab run`: lab.pretrain.{encoder,lm}, lab.compose, lab.run, "
+      + "lab.sweep, lab.data.noisy, lab.capfilt")
     return lines.joined(separator: "\n")
   }
 }

@@ -20,7 +20,7 @@ extension LabTypeName {
 }
 
 extension ScriptEngine {
-  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run`, `lab.sweep` and `lab.folder()` (the experiment's folder,
+  /// Installs `lab.compose`, `lab.pretrain.*`, `lab.run`, `lab.sweep`, `lab.data.noisy`, `lab.capfilt` and `lab.folder()` (the experiment's folder,
   /// for files a script writes itself). Runs go under `runsDirectory/experiment`. `runMethods` adds methods to runs that need more than Scripting knows (LabKit's
   /// `run:export`); a built-in method of the same name wins.
   public func installRunFunctions(runsDirectory: URL, experiment: String,
@@ -104,6 +104,7 @@ extension ScriptEngine {
       return [.object(LuaObject(run, typeName: LabTypeName.run))]
     }
     try installSweepFunction(root: root, recorder: recorder)
+    try installCapFiltFunctions(cache: cache)
   }
 
   /// The options of `lab.pretrain.<part>` (the part, data, steps, batch, lr, seed) and its dataset.
