@@ -155,6 +155,14 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
   func run(_ x: Tensor, positions: [Int], mask: [Bool]?, past: [AttentionState]?)
     -> (logits: Tensor, states: [AttentionState])
   {
+    let (h, states) = finalStates(x, positions: positions, mask: mask, past: past)
+    return (h.linear(weight: tokenEmbedding.weight, bias: nil), states)  // [B, T, vocabulary]
+  }
+
+  /// `run` without the vocabulary projection: the final states [B, T, embeddingDim] the logits come from.
+  func finalStates(_ x: Tensor, positions: [Int], mask: [Bool]?, past: [AttentionState]?)
+    -> (states: Tensor, keyValues: [AttentionState])
+  {
     var h = projectIn.map { $0(x) } ?? x  // [B, T, width]
     h = h + positionEmbedding(positions, shape: [x.shape[0], x.shape[1]])
     var states: [AttentionState] = []
@@ -165,7 +173,7 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
     }
     if let finalNorm { h = finalNorm(h) }
     if let projectOut { h = projectOut(h) }  // [B, T, embeddingDim]
-    return (h.linear(weight: tokenEmbedding.weight, bias: nil), states)  // [B, T, vocabulary]
+    return (h, states)
   }
 
   /// Token embeddings [B, L, embeddingDim] of right-padded ids [B·L], after checking every id.
@@ -221,12 +229,22 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
     let total = p + length
     guard total > 1 else { throw DecoderLMError.invalidInput("nothing to predict: the sequences are empty") }
     let x = try sequenceEmbeddings(prefix: prefix, texts: texts, length: length)  // [B, T, E]
-    let logits = try self.logits(embeddings: x, validLengths: texts.map { p + $0.count })  // [B, T, V]
-    // Position i predicts token i + 1 (the shift of causal LM losses).
-    var labels = [Int](repeating: -100, count: batch * total)
-    for b in 0..<batch {
-      for position in labelled[b] { labels[b * total + position - 1] = texts[b][position - p] }
+    guard total <= configuration.maxPositions else {
+      throw DecoderLMError.sequenceTooLong(length: total, maxPositions: configuration.maxPositions)
     }
-    return logits.reshaped([batch * total, configuration.vocabularySize]).crossEntropy(targets: labels)
+    let (positions, mask) = layout(length: total, validLengths: texts.map { p + $0.count })
+    let states = finalStates(x, positions: positions, mask: mask, past: nil).states  // [B, T, E]
+    // Position i predicts token i + 1 (the shift of causal LM losses). Only the rows that predict a labelled
+    // token go through the vocabulary projection: the others (the soft prompt's, padding's) would get label
+    // −100 and add nothing to the loss or its gradients, so the loss is the one over every row's logits.
+    var rows: [Int] = [], labels: [Int] = []
+    for b in 0..<batch {
+      for position in labelled[b] {
+        rows.append(b * total + position - 1)
+        labels.append(texts[b][position - p])
+      }
+    }
+    let picked = states.reshaped([batch * total, embeddingDim]).gather(rows: rows)  // [N, E]
+    return picked.linear(weight: tokenEmbedding.weight, bias: nil).crossEntropy(targets: labels)
   }
 }
