@@ -120,6 +120,11 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
   /// Logits [B, T, vocabulary] of input embeddings [B, T, embeddingDim] whose first `validLengths[b]`
   /// positions are real (the rest is right padding: never attended to; positioned as transformers does).
   public func logits(embeddings x: Tensor, validLengths: [Int]) throws -> Tensor {
+    try finalStates(embeddings: x, validLengths: validLengths).linear(weight: tokenEmbedding.weight, bias: nil)
+  }
+
+  /// The final states [B, T, embeddingDim] the logits of `logits(embeddings:validLengths:)` come from.
+  func finalStates(embeddings x: Tensor, validLengths: [Int]) throws -> Tensor {
     guard x.rank == 3, x.shape[2] == embeddingDim, validLengths.count == x.shape[0] else {
       throw DecoderLMError.invalidInput("embeddings must be [B, T, \(embeddingDim)] with one valid length per "
         + "sequence, got \(x.shape) and \(validLengths.count) lengths")
@@ -129,7 +134,7 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
       throw DecoderLMError.sequenceTooLong(length: length, maxPositions: configuration.maxPositions)
     }
     let (positions, mask) = layout(length: length, validLengths: validLengths)
-    return run(x, positions: positions, mask: mask, past: nil).logits
+    return finalStates(x, positions: positions, mask: mask, past: nil).states
   }
 
   /// Position ids [B·T] (offset included) and the attention mask [B, T, T] (causal, never a padding key) of
@@ -229,11 +234,7 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
     let total = p + length
     guard total > 1 else { throw DecoderLMError.invalidInput("nothing to predict: the sequences are empty") }
     let x = try sequenceEmbeddings(prefix: prefix, texts: texts, length: length)  // [B, T, E]
-    guard total <= configuration.maxPositions else {
-      throw DecoderLMError.sequenceTooLong(length: total, maxPositions: configuration.maxPositions)
-    }
-    let (positions, mask) = layout(length: total, validLengths: texts.map { p + $0.count })
-    let states = finalStates(x, positions: positions, mask: mask, past: nil).states  // [B, T, E]
+    let states = try finalStates(embeddings: x, validLengths: texts.map { p + $0.count })  // [B, T, E]
     // Position i predicts token i + 1 (the shift of causal LM losses). Only the rows that predict a labelled
     // token go through the vocabulary projection: the others (the soft prompt's, padding's) would get label
     // −100 and add nothing to the loss or its gradients, so the loss is the one over every row's logits.
