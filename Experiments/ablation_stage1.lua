@@ -21,7 +21,7 @@
 
 local sandbox = require "lib.sandbox"
 
-local stage1Steps = lab.option("stage1Steps", 250, "stage-1 steps (ITC + ITM + ITG)")
+local stage1Steps = lab.option("stage1Steps", 600, "stage-1 steps (ITC + ITM + ITG), as quickstart.lua")
 local stage2Steps = lab.option("stage2Steps", 240, "stage-2 steps")
 local evaluations = lab.option("evaluations", 4, "zero-shot VQA evaluations along stage 2, evenly spaced")
 local testImages = lab.option("testImages", 100, "test images (with their questions) per VQA evaluation")

@@ -120,6 +120,40 @@ public struct FrozenPartsPretraining {
     return Array(ids.prefix(maxLength))
   }
 
+  /// How `prefixLMPair` splits texts; part of the encoder-decoder cache key, so a changed rule retrains.
+  static let prefixLMRule = "prefix-lm: answer after 'Answer:', last document after the others, else random split in the first half"
+
+  /// The (encoder input, decoder target) ids an encoder-decoder LM is pre-trained on for `text`, each at most
+  /// `maxLength` ids (the LM adds its end tokens itself). The split teaches what stage 2 and zero-shot VQA ask
+  /// of the LM, as FLAN-T5's instruction data taught it to the paper's encoder-decoder:
+  /// - a question in the zero-shot format ("... Question: q Answer: a", after the documents before it): the
+  ///   encoder reads everything up to and including "Answer:", the decoder writes the answer;
+  /// - several documents (a caption, then another caption of the same scene): the encoder reads the earlier
+  ///   ones back to back, the decoder writes the last; after stage 2 the soft prompt stands where they stood;
+  /// - one document: T5's prefix LM, split after a random token in the first half (as stage 2 splits).
+  static func prefixLMPair(_ text: String, tokenizer: any Tokenizer, maxLength: Int,
+                           rng: inout RandomGenerator) -> (input: [Int], target: [Int]) {
+    let documents = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    // The encoder reads the earlier documents back to back, as it reads [soft prompt][text] after stage 2.
+    func joined(_ parts: [String]) -> [Int] { parts.flatMap { tokenizer.encode($0) } }
+    guard let last = documents.last else { return ([], []) }
+    if let marker = last.range(of: "Answer:", options: .backwards), last.hasPrefix("Question:") {
+      let question = String(last[..<marker.upperBound]), answer = String(last[marker.upperBound...])
+      let target = tokenizer.encode(answer.trimmingCharacters(in: .whitespaces))
+      if !target.isEmpty {
+        let input = joined(Array(documents.dropLast()) + [question])
+        return (Array(input.suffix(maxLength)), Array(target.prefix(maxLength)))
+      }
+    }
+    if documents.count > 1 {
+      let input = joined(Array(documents.dropLast()))
+      return (Array(input.suffix(maxLength)), Array(tokenizer.encode(last).prefix(maxLength)))
+    }
+    let sequence = Array(tokenizer.encode(last).prefix(maxLength))
+    let split = sequence.count < 2 ? 0 : 1 + rng.nextInt(below: Swift.max(1, sequence.count / 2))
+    return (Array(sequence.prefix(split)), Array(sequence.dropFirst(split)))
+  }
+
   /// Trains the text side of `bridge` on `texts` only (or restores the cached result), as BERT was trained
   /// before BLIP-2 took it as the Q-Former's starting point; the bridge is left in training mode.
   public func pretrainBridgeText(_ bridge: any TextPretrainableBridge, texts: [String], corpusName: String,
@@ -143,8 +177,10 @@ public struct FrozenPartsPretraining {
   public func pretrainLanguageModel(_ languageModel: any LanguageModel, texts: [String], corpusName: String,
                                     settings: TrainerSettings, maxLength: Int = 64) throws -> TrainingState {
     guard !texts.isEmpty else { throw TrainingError.invalidSetting("pre-training the LM: no texts") }
-    let key = stableHash(["lm", languageModel.kind, languageModel.summary, languageModel.module.contentFingerprint,
-                          corpusName, stableHash(texts), "\(maxLength)", "\(settings)"])
+    var parts = ["lm", languageModel.kind, languageModel.summary, languageModel.module.contentFingerprint,
+                 corpusName, stableHash(texts), "\(maxLength)", "\(settings)"]
+    if languageModel.architecture == .encoderDecoder { parts.append(Self.prefixLMRule) }
+    let key = stableHash(parts)
     let directory = cacheDirectory?.appendingPathComponent("lm-\(languageModel.kind)-\(key)")
     let trainer = try Trainer(phase: "pretrain", settings: settings, directory: directory, configurationHash: key,
                               parameters: languageModel.module.namedParameters())
@@ -155,21 +191,20 @@ public struct FrozenPartsPretraining {
       + (directory.map { " (cached in \($0.path))" } ?? ""))
     return try trainer.run(datasetCount: texts.count, report: { onStep?("lm", $0) }) { input, rng in
       // The LM's loss appends its end token itself.
-      let sequences = input.indices.map { Self.documentIds(texts[$0], tokenizer: tokenizer, maxLength: maxLength) }
-      let batch = sequences.count
+      let batch = input.indices.count
       let noPrefix = Tensor.zeros([batch, 0, languageModel.embeddingDim])
       let loss: Tensor
       switch languageModel.architecture {
       case .decoderOnly:
+        let sequences = input.indices.map { Self.documentIds(texts[$0], tokenizer: tokenizer, maxLength: maxLength) }
         loss = try languageModel.loss(prefix: noPrefix, input: .empty(batch: batch),
                                       target: TokenBatch(sequences, padId: tokenizer.padId))
       case .encoderDecoder:
-        // Text-only prefix-LM: the encoder reads the first part, the decoder continues it.
         var inputs: [[Int]] = [], targets: [[Int]] = []
-        for sequence in sequences {
-          let split = sequence.count < 2 ? 0 : 1 + rng.nextInt(below: Swift.max(1, sequence.count / 2))
-          inputs.append(Array(sequence.prefix(split)))
-          targets.append(Array(sequence.dropFirst(split)))
+        for index in input.indices {
+          let (encoderIds, decoderIds) = Self.prefixLMPair(texts[index], tokenizer: tokenizer, maxLength: maxLength, rng: &rng)
+          inputs.append(encoderIds)
+          targets.append(decoderIds)
         }
         loss = try languageModel.loss(prefix: noPrefix, input: TokenBatch(inputs, padId: tokenizer.padId),
                                       target: TokenBatch(targets, padId: tokenizer.padId))
