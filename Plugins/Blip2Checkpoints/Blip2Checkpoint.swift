@@ -180,7 +180,7 @@ public struct Blip2Checkpoint {
   public func answer(pixels: Tensor, questions: [String], options: GenerationOptions = GenerationOptions()) throws
     -> [String]
   {
-    try generate(pixels: pixels, prompts: questions.map { "Question: \($0) Answer:" }, options: options)
+    try generate(pixels: pixels, prompts: questions.map(ZeroShotPrompt.prompt), options: options)
       .map { languageModel.tokenizer.decode($0) }
   }
 }

@@ -98,7 +98,7 @@ public struct FrozenPartsPretraining {
         texts.append(caption + "\n" + captions[(number + 1) % captions.count])
       }
       for (number, question) in example.questions.enumerated() {
-        let qa = "Question: \(question.question) Answer: \(question.answers.first ?? "")"
+        let qa = ZeroShotPrompt.answered(question.question, question.answers.first ?? "")
         texts.append(qa)
         if !captions.isEmpty {
           texts.append(captions[number % captions.count] + "\n" + qa)
@@ -137,11 +137,10 @@ public struct FrozenPartsPretraining {
     // The encoder reads the earlier documents back to back, as it reads [soft prompt][text] after stage 2.
     func joined(_ parts: [String]) -> [Int] { parts.flatMap { tokenizer.encode($0) } }
     guard let last = documents.last else { return ([], []) }
-    if let marker = last.range(of: "Answer:", options: .backwards), last.hasPrefix("Question:") {
-      let question = String(last[..<marker.upperBound]), answer = String(last[marker.upperBound...])
-      let target = tokenizer.encode(answer.trimmingCharacters(in: .whitespaces))
+    if let (prompt, answer) = ZeroShotPrompt.split(last) {
+      let target = tokenizer.encode(answer)
       if !target.isEmpty {
-        let input = joined(Array(documents.dropLast()) + [question])
+        let input = joined(Array(documents.dropLast()) + [prompt])
         return (Array(input.suffix(maxLength)), Array(target.prefix(maxLength)))
       }
     }

@@ -387,7 +387,7 @@ public final class Run {
       var rng = RandomGenerator(seed: mixSeed(seed, stream))
       for chunk in batches(questions, batchSize) {
         let features = try model.imageFeatures(chunk.map { items[imageOf($0.0)] })
-        let answers = try model.generate(features: features, prompts: chunk.map { "Question: \($0.1.question) Answer:" },
+        let answers = try model.generate(features: features, prompts: chunk.map { ZeroShotPrompt.prompt($0.1.question) },
                                          options: GenerationOptions(maxTokens: 5), rng: &rng)
         result += zip(chunk, answers).map {
           VQAItem(prediction: $1, answers: $0.1.answers, questionType: $0.1.questionType)
