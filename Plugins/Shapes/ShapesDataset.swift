@@ -178,3 +178,18 @@ public final class ShapesDataset: Dataset {
     return z ^ (z >> 31)
   }
 }
+
+extension ShapesDataset: ProbeLabelledDataset {
+  /// The number of shapes on every image; a lone shape's kind, colour and size on images holding one shape
+  /// (with several, which shape a pooled feature speaks of is ambiguous).
+  public func probeLabels(_ split: Split, _ index: Int) throws -> [String: String] {
+    let shapes = try scene(split, index).shapes
+    var labels = ["count": "\(shapes.count)"]
+    if shapes.count == 1, let shape = shapes.first {
+      labels["kind"] = shape.kind.rawValue
+      labels["colour"] = shape.colour.rawValue
+      labels["size"] = shape.size.rawValue
+    }
+    return labels
+  }
+}

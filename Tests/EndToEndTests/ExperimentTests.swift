@@ -68,9 +68,10 @@ struct ExperimentTests {
     let results = try Self.run(script, runs: runs)
 
     for key in ["retrieval.r1ImageToText", "retrieval.r1TextToImage", "retrieval.r5ImageToText", "caption.bleu4",
-                "caption.cider", "vqa.accuracy"] {
+                "caption.cider", "vqa.accuracy", "caption.names.kind", "caption.names.colour", "caption.names.size"] {
       let value = try #require(results[key], "missing \(key) in \(results.keys.sorted())")
       #expect(value.isFinite && value >= 0 && (key == "caption.cider" || value <= 100), "\(key) = \(value)")
+      if key.hasPrefix("caption.names.") { #expect(value <= 1, "\(key) is a fraction: \(value)") }
     }
     let directory = runs.appendingPathComponent("tiny/tiny/seed-3")
     for file in ["stage1.safetensors", "stage1.state.json", "stage1.metrics.jsonl", "stage2.safetensors",

@@ -254,4 +254,24 @@ struct ShapesDatasetTests {
       }
     }
   }
+
+  @Test("probe labels: every image's shape count; a lone shape's kind, colour and size, named as captions name them")
+  func probeLabels() throws {
+    let data = try dataset { $0.train = 60 }
+    var lone = 0
+    for index in 0..<60 {
+      let scene = try data.scene(.train, index), labels = try data.probeLabels(.train, index)
+      #expect(labels["count"] == "\(scene.shapes.count)")
+      if scene.shapes.count == 1 {
+        lone += 1
+        let shape = scene.shapes[0]
+        #expect(labels == ["count": "1", "kind": shape.kind.rawValue, "colour": shape.colour.rawValue, "size": shape.size.rawValue])
+        let captions = try data.text(.train, index).captions.joined(separator: " ")
+        #expect(captions.contains(shape.kind.rawValue) && captions.contains(shape.colour.rawValue))
+      } else {
+        #expect(labels.count == 1, "which shape a pooled feature speaks of is ambiguous with several")
+      }
+    }
+    #expect(lone > 5 && lone < 40)
+  }
 }

@@ -23,6 +23,16 @@ public protocol ImagePretrainingObjective: AnyObject {
   func pretrainingLoss(_ pixels: Tensor, rng: inout RandomGenerator) throws -> Tensor
 }
 
+/// Which image-only objective pre-trains a frozen encoder.
+public enum ImagePretrainingMethod: String, CaseIterable, Sendable {
+  /// The encoder's own masked-patch reconstruction (`SelfSupervisedImageEncoder`).
+  case masked
+  /// Two distorted views of each image told apart from the rest of the batch (`ContrastiveImagePretraining`).
+  case contrastive
+  /// Both, their losses summed (`MaskedAndContrastivePretraining`).
+  case both
+}
+
 /// A bridge whose text side can learn from text alone before stage 1, as BLIP-2 starts its Q-Former from
 /// BERT-base's weights (self-attention, feed-forward, embeddings and the LM head; the cross-attention and the
 /// queries stay random). Unlike the frozen parts, the bridge keeps training afterwards.
@@ -54,9 +64,21 @@ public struct FrozenPartsPretraining {
 
   /// Trains `encoder` on the training images of `data` with its image-only objective (or restores the
   /// cached result), then leaves it in evaluation mode.
-  public func pretrainEncoder(_ encoder: any SelfSupervisedImageEncoder, data: any Dataset,
-                              settings: TrainerSettings) throws -> TrainingState {
-    let objective = encoder.pretrainingObjective(seed: mixSeed(settings.seed, 0x5EED))
+  public func pretrainEncoder(_ encoder: any ImageEncoder, data: any Dataset, settings: TrainerSettings,
+                              method: ImagePretrainingMethod = .masked) throws -> TrainingState {
+    let seed = mixSeed(settings.seed, 0x5EED)
+    func maskedObjective() throws -> any ImagePretrainingObjective {
+      guard let maskable = encoder as? any SelfSupervisedImageEncoder else {
+        throw TrainingError.invalidSetting("\(encoder.kind) has no masked-patch objective; pre-train it with the contrastive one")
+      }
+      return maskable.pretrainingObjective(seed: seed)
+    }
+    let objective: any ImagePretrainingObjective = switch method {
+    case .masked: try maskedObjective()
+    case .contrastive: ContrastiveImagePretraining(encoder: encoder, seed: mixSeed(seed, 1))
+    case .both: MaskedAndContrastivePretraining(masked: try maskedObjective(),
+                                                contrastive: ContrastiveImagePretraining(encoder: encoder, seed: mixSeed(seed, 1)))
+    }
     let key = stableHash(["encoder", encoder.kind, encoder.summary, objective.summary, encoder.module.contentFingerprint,
                           data.name, "\(settings)"])
     let directory = cacheDirectory?.appendingPathComponent("encoder-\(encoder.kind)-\(key)")
@@ -71,7 +93,7 @@ public struct FrozenPartsPretraining {
       let examples = try input.indices.map { try data.example(.train, $0) }
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
       let loss = try objective.pretrainingLoss(pixels, rng: &rng)
-      return ObjectiveLosses(total: loss, values: ["reconstruction": loss.item])
+      return ObjectiveLosses(total: loss, values: [method == .masked ? "reconstruction" : method.rawValue: loss.item])
     }
   }
 

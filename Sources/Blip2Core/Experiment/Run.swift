@@ -262,7 +262,8 @@ public final class Run {
     let latest = directory?.appendingPathComponent("eval-\(split.rawValue).json")
     let cached = directory.map { directory in
       let key = fingerprint("evaluate", tasks.map(\.rawValue) + [split.rawValue, "\(count)", "\(batchSize)", captionPrompt,
-                                                                  "\(rerankCandidates)", stage1Fingerprint], startOfPhase: false)
+                                                                  "\(rerankCandidates)", stage1Fingerprint, "caption.names"],
+                            startOfPhase: false)
       return directory.appendingPathComponent("evaluations/\(split.rawValue)-\(key).json")
     }
     if let cached, let latest, let data = try? Data(contentsOf: cached),
@@ -278,7 +279,8 @@ public final class Run {
     for task in tasks {
       switch task {
       case .retrieval: result.merge(try evaluateRetrieval(items, batchSize: batchSize, candidates: rerankCandidates)) { $1 }
-      case .caption: result.merge(try evaluateCaptions(items, batchSize: batchSize, prompt: captionPrompt)) { $1 }
+      case .caption:
+        result.merge(try evaluateCaptions(items, split: split, batchSize: batchSize, prompt: captionPrompt)) { $1 }
       case .vqa: result.merge(try evaluateVQA(items, batchSize: batchSize)) { $1 }
       }
     }
@@ -357,7 +359,12 @@ public final class Run {
     return try body(learner)
   }
 
-  private func evaluateCaptions(_ items: [Example], batchSize: Int, prompt: String) throws -> EvaluationResult {
+  /// BLEU-4 and CIDEr-D of greedy captions, and, when the dataset labels what its images show, how often a
+  /// caption names it: `caption.names.<attribute>` is the fraction of the images whose references name the
+  /// labelled value (as a word) where the generated caption names it too (for Shapes: a lone shape's kind,
+  /// colour and size). BLEU and CIDEr reward the caption's frame ("a ... to the left of ..."); this asks whether
+  /// it says what is in the picture.
+  private func evaluateCaptions(_ items: [Example], split: Split, batchSize: Int, prompt: String) throws -> EvaluationResult {
     var candidates: [String] = []
     var rng = RandomGenerator(seed: mixSeed(seed, 300))
     for chunk in batches(items, batchSize) {
@@ -375,7 +382,20 @@ public final class Run {
       try writeAtomically(try JSONSerialization.data(withJSONObject: lines, options: [.prettyPrinted, .sortedKeys]),
                           to: directory.appendingPathComponent("captions.json"))
     }
-    return ["caption.bleu4": bleu.corpus[3], "caption.cider": cider.corpus]
+    var result: EvaluationResult = ["caption.bleu4": bleu.corpus[3], "caption.cider": cider.corpus]
+    if let labelled = data as? any ProbeLabelledDataset {
+      var named: [String: (hits: Int, total: Int)] = [:]
+      for (index, candidate) in tokenizedCandidates.enumerated() {
+        let words = Set(candidate.split(separator: " "))
+        for (attribute, value) in try labelled.probeLabels(split, index)
+        where tokenizedReferences[index].contains(where: { $0.split(separator: " ").contains(Substring(value)) }) {
+          named[attribute, default: (0, 0)].total += 1
+          if words.contains(Substring(value)) { named[attribute, default: (0, 0)].hits += 1 }
+        }
+      }
+      for (attribute, count) in named { result["caption.names.\(attribute)"] = Double(count.hits) / Double(count.total) }
+    }
+    return result
   }
 
   private func evaluateVQA(_ items: [Example], batchSize: Int) throws -> EvaluationResult {

@@ -1,4 +1,5 @@
-// `lab.compose`, `lab.pretrain.encoder` / `lab.pretrain.lm` / `lab.pretrain.bridge`, and `lab.run` with `:stage1`, `:stage2`,
+// `lab.compose`, `lab.pretrain.encoder` / `lab.pretrain.lm` / `lab.pretrain.bridge`, `lab.probe` (a linear probe of
+// the frozen encoder), and `lab.run` with `:stage1`, `:stage2`,
 // `:evaluate`: the Lua face of `Blip2Model`, `FrozenPartsPretraining` and `Run`.
 //
 // Runs live under `<runs>/<experiment>/<name>/seed-<n>/` (inside a `lab.sweep`, under the sweep's folder:
@@ -59,11 +60,14 @@ extension ScriptEngine {
     try addFunction("pretrain.encoder") { engine, arguments in
       let (options, data) = try Self.pretrainingOptions(arguments, part: "encoder")
       let encoder: any ImageEncoder = try Self.component(options, "encoder", function: "lab.pretrain.encoder")
-      guard let trainable = encoder as? any SelfSupervisedImageEncoder else {
-        throw LabError("lab.pretrain.encoder: \(encoder.kind) has no image-only objective to pre-train with")
+      let name = try options.string("objective", default: ImagePretrainingMethod.masked.rawValue,
+                                    allowed: ImagePretrainingMethod.allCases.map(\.rawValue))
+      let method = ImagePretrainingMethod(rawValue: name) ?? .masked
+      if method != .contrastive && !(encoder is any SelfSupervisedImageEncoder) {
+        throw LabError("lab.pretrain.encoder: \(encoder.kind) has no masked-patch objective; use objective = \"contrastive\"")
       }
-      _ = try engine.pretraining("encoder", cache: cache).pretrainEncoder(trainable, data: data, settings: try Self.settings(
-        options, dryRun: engine.dryRun, defaults: (steps: 500, batch: 32, lr: 1e-3)))
+      _ = try engine.pretraining("encoder", cache: cache).pretrainEncoder(encoder, data: data, settings: try Self.settings(
+        options, dryRun: engine.dryRun, defaults: (steps: 500, batch: 32, lr: 1e-3)), method: method)
       return [options.value("encoder")]
     }
     try addFunction("pretrain.lm") { engine, arguments in
@@ -84,6 +88,23 @@ extension ScriptEngine {
         learner, texts: try FrozenPartsPretraining.languageCorpus(data), corpusName: Self.corpusName(data),
         settings: try Self.settings(options, dryRun: engine.dryRun, defaults: (steps: 1000, batch: 32, lr: 1e-3)))
       return [options.value("bridge")]
+    }
+    try addFunction("probe") { engine, arguments in  // a linear probe of the frozen encoder's features
+      let options = try OptionTable(try arguments.table(1, "the probe options"), function: "lab.probe",
+                                    keys: ["encoder", "data", "examples"])
+      let encoder: any ImageEncoder = try Self.component(options, "encoder", function: "lab.probe")
+      guard let data = try Self.dataset(options, function: "lab.probe") as? any ProbeLabelledDataset else {
+        throw LabError("lab.probe: 'data' must label what its images show (lab.data.shapes does); this one does not")
+      }
+      let examples = try options.int("examples", default: 2000, range: 50...1_000_000)
+      let scores = try LinearProbe.evaluate(encoder, data: data, examples: engine.dryRun ? min(examples, 120) : examples)
+      engine.output("linear probe of \(encoder.summary): " + scores.map {
+        "\($0.attribute) \(String(format: "%.1f", 100 * $0.accuracy))% (majority \(String(format: "%.1f", 100 * $0.majority))%)"
+      }.joined(separator: ", "))
+      return [.table(Dictionary(uniqueKeysWithValues: scores.map { score in
+        (score.attribute, LuaValue.table(["accuracy": .double(score.accuracy), "majority": .double(score.majority),
+                                          "classes": .int(score.classes), "scored": .int(score.scored)]))
+      }))]
     }
     try addFunction("run") { engine, arguments in
       let options = try OptionTable(try arguments.table(1, "the run options"), function: "lab.run",
@@ -111,7 +132,7 @@ extension ScriptEngine {
   static func pretrainingOptions(_ arguments: LuaArguments, part: String) throws -> (OptionTable, any Dataset) {
     let function = "lab.pretrain.\(part)"
     let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: function,
-                                  keys: [part, "data", "steps", "batch", "lr", "seed"])
+                                  keys: [part, "data", "steps", "batch", "lr", "seed"] + (part == "encoder" ? ["objective"] : []))
     return (options, try dataset(options, function: function))
   }
 
