@@ -95,14 +95,14 @@ public enum LinearProbe {
     let n = features.count
     let (trainEnd, validEnd) = (n * 6 / 10, n * 8 / 10)
     let candidates: [Double] = [1e-3, 1e-2, 1e-1, 1, 10, 100]
+    let selection = Ridge(features, target, classes: classes.count, fit: 0..<trainEnd)
     var best = (strength: candidates[0], accuracy: -1.0)
     for strength in candidates {
-      let accuracy = fitAndScore(features, target, classes: classes.count, fit: 0..<trainEnd,
-                                 score: trainEnd..<validEnd, strength: strength)
+      let accuracy = selection.accuracy(strength: strength, on: trainEnd..<validEnd)
       if accuracy > best.accuracy { best = (strength, accuracy) }
     }
-    let accuracy = fitAndScore(features, target, classes: classes.count, fit: 0..<validEnd, score: validEnd..<n,
-                               strength: best.strength)
+    let accuracy = Ridge(features, target, classes: classes.count, fit: 0..<validEnd)
+      .accuracy(strength: best.strength, on: validEnd..<n)
     var frequency = [Int](repeating: 0, count: classes.count)
     for i in 0..<validEnd { frequency[target[i]] += 1 }
     let majorityClass = frequency.indices.max { frequency[$0] < frequency[$1] }!
@@ -111,42 +111,58 @@ public enum LinearProbe {
                       fitted: validEnd, scored: n - validEnd)
   }
 
-  /// Standardizes on `fit`, solves ridge regression onto one-hot targets (strength × number of fitted rows),
-  /// and returns the accuracy on `score`.
-  static func fitAndScore(_ features: [[Float]], _ target: [Int], classes: Int, fit: Range<Int>, score: Range<Int>,
-                          strength: Double) -> Double {
-    let d = features[0].count
-    var mean = [Double](repeating: 0, count: d), scale = [Double](repeating: 0, count: d)
-    for i in fit { for j in 0..<d { mean[j] += Double(features[i][j]) } }
-    mean = mean.map { $0 / Double(fit.count) }
-    for i in fit { for j in 0..<d { let c = Double(features[i][j]) - mean[j]; scale[j] += c * c } }
-    scale = scale.map { let s = ($0 / Double(fit.count)).squareRoot(); return s > 1e-8 ? 1 / s : 0 }
-    let dim = d + 1  // + a constant column (the bias), not penalized
-    func row(_ i: Int) -> [Double] { (0..<d).map { (Double(features[i][$0]) - mean[$0]) * scale[$0] } + [1] }
-    var gram = [Double](repeating: 0, count: dim * dim), rhs = [Double](repeating: 0, count: dim * classes)
-    for i in fit {
-      let x = row(i)
-      for a in 0..<dim where x[a] != 0 {
-        for b in a..<dim { gram[a * dim + b] += x[a] * x[b] }
-        rhs[a * classes + target[i]] += x[a]
+  /// Ridge regression onto one-hot targets, fitted on `fit` rows: features standardized on those rows, their
+  /// Gram matrix and right-hand side made once, so each strength costs one solve.
+  struct Ridge {
+    let features: [[Float]], target: [Int], classes: Int, rows: Int
+    let mean: [Double], scale: [Double]
+    /// [d + 1, d + 1] and [d + 1, classes]; the last column is a constant (the bias, not penalized).
+    let gram: [Double], rhs: [Double]
+
+    init(_ features: [[Float]], _ target: [Int], classes: Int, fit: Range<Int>) {
+      let d = features[0].count
+      var mean = [Double](repeating: 0, count: d), scale = [Double](repeating: 0, count: d)
+      for i in fit { for j in 0..<d { mean[j] += Double(features[i][j]) } }
+      mean = mean.map { $0 / Double(fit.count) }
+      for i in fit { for j in 0..<d { let c = Double(features[i][j]) - mean[j]; scale[j] += c * c } }
+      scale = scale.map { let s = ($0 / Double(fit.count)).squareRoot(); return s > 1e-8 ? 1 / s : 0 }
+      (self.features, self.target, self.classes, rows, self.mean, self.scale) = (features, target, classes, fit.count, mean, scale)
+      let dim = d + 1
+      var gram = [Double](repeating: 0, count: dim * dim), rhs = [Double](repeating: 0, count: dim * classes)
+      for i in fit {
+        let x = (0..<d).map { (Double(features[i][$0]) - mean[$0]) * scale[$0] } + [1]
+        for a in 0..<dim where x[a] != 0 {
+          for b in a..<dim { gram[a * dim + b] += x[a] * x[b] }
+          rhs[a * classes + target[i]] += x[a]
+        }
       }
+      for a in 0..<dim { for b in 0..<a { gram[a * dim + b] = gram[b * dim + a] } }
+      (self.gram, self.rhs) = (gram, rhs)
     }
-    for a in 0..<dim { for b in 0..<a { gram[a * dim + b] = gram[b * dim + a] } }
-    for a in 0..<d { gram[a * dim + a] += strength * Double(fit.count) }
-    gram[d * dim + d] += 1e-9 * Double(fit.count)
-    let weights = choleskySolve(gram, rhs, n: dim, columns: classes)
-    var correct = 0
-    for i in score {
-      let x = row(i)
-      var bestClass = 0, bestValue = -Double.infinity
-      for c in 0..<classes {
-        var value = 0.0
-        for a in 0..<dim { value += x[a] * weights[a * classes + c] }
-        if value > bestValue { (bestClass, bestValue) = (c, value) }
+
+    /// A standardized row with its constant.
+    func row(_ i: Int) -> [Double] { (0..<mean.count).map { (Double(features[i][$0]) - mean[$0]) * scale[$0] } + [1] }
+
+    /// Solves with penalty strength × (fitted rows) and returns the accuracy on `score` rows.
+    func accuracy(strength: Double, on score: Range<Int>) -> Double {
+      let d = mean.count, dim = d + 1
+      var penalized = gram
+      for a in 0..<d { penalized[a * dim + a] += strength * Double(rows) }
+      penalized[d * dim + d] += 1e-9 * Double(rows)
+      let weights = LinearProbe.choleskySolve(penalized, rhs, n: dim, columns: classes)
+      var correct = 0
+      for i in score {
+        let x = row(i)
+        var bestClass = 0, bestValue = -Double.infinity
+        for c in 0..<classes {
+          var value = 0.0
+          for a in 0..<dim { value += x[a] * weights[a * classes + c] }
+          if value > bestValue { (bestClass, bestValue) = (c, value) }
+        }
+        if bestClass == target[i] { correct += 1 }
       }
-      if bestClass == target[i] { correct += 1 }
+      return Double(correct) / Double(max(score.count, 1))
     }
-    return Double(correct) / Double(max(score.count, 1))
   }
 
   /// Solves A·X = B for a symmetric positive-definite A [n, n] and B [n, columns] (row-major).
