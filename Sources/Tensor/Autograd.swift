@@ -19,7 +19,11 @@ extension Tensor {
     for tensor in topologicalOrder().reversed() {
       guard let node = tensor.creator else { continue }
       if let gradient = tensor.grad {
-        node.backward(gradient)
+        if OpProfiler.isEnabled {
+          OpProfiler.backward(node.op, shape: tensor.shape) { node.backward(gradient) }
+        } else {
+          node.backward(gradient)
+        }
       }
       // An intermediate result: release its gradient and graph record.
       tensor.creator = nil

@@ -107,6 +107,7 @@ public final class Tensor: @unchecked Sendable {
     let needsGrad = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
     let output = Tensor(shape: shape, data: data, requiresGrad: needsGrad)
     if needsGrad { output.creator = Node(op: op, inputs: inputs, backward: backward) }
+    if OpProfiler.isEnabled { OpProfiler.forwardDone(op, shape: shape) }
     return output
   }
 

@@ -197,10 +197,11 @@ public final class Run {
       try Trainer(phase: phase, settings: settings, directory: directory, configurationHash: hash,
                   parameters: learner.module.namedParameters(), randomSources: learner.randomSources)
     }) { trainer in try trainer.run(datasetCount: data.count(.train), report: report) { input, rng in
-      let batch = try captionedExamples(input.indices)
-      let captions = batch.map { $0.captions[rng.nextInt(below: $0.captions.count)] }
-      let features = try model.imageFeatures(batch)
-      let text = learner.tokenizeText(captions, maxLength: textLength)
+      let (features, text) = try OpProfiler.section("batch") {
+        let batch = try captionedExamples(input.indices)
+        let captions = batch.map { $0.captions[rng.nextInt(below: $0.captions.count)] }
+        return (try model.imageFeatures(batch), learner.tokenizeText(captions, maxLength: textLength))
+      }
       return try learner.stage1Losses(Stage1Batch(imageFeatures: features, text: text), mix: mix, masks: masks,
                                       step: input.step, rng: &rng)
     } }
@@ -229,7 +230,7 @@ public final class Run {
       try Trainer(phase: phase, settings: settings, directory: directory, configurationHash: hash,
                   parameters: model.stage2Parameters, randomSources: model.bridge.randomSources)
     }) { trainer in try trainer.run(datasetCount: data.count(.train), report: report) { input, rng in
-      let batch = try captionedExamples(input.indices)
+      let batch = try OpProfiler.section("batch") { try captionedExamples(input.indices) }
       let captions = batch.map { tokenizer.encode($0.captions[rng.nextInt(below: $0.captions.count)]) }
       var inputs: [[Int]] = [], targets: [[Int]] = []
       for caption in captions {
@@ -244,7 +245,7 @@ public final class Run {
           targets.append(Array(words.dropFirst(split)))
         }
       }
-      let features = try model.imageFeatures(batch)
+      let features = try OpProfiler.section("image features") { try model.imageFeatures(batch) }
       let loss = try model.stage2Loss(features: features, input: TokenBatch(inputs, padId: tokenizer.padId),
                                       target: TokenBatch(targets, padId: tokenizer.padId))
       return ObjectiveLosses(total: loss, values: ["lm": loss.item])

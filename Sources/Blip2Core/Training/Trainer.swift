@@ -111,6 +111,12 @@ public final class Trainer {
   public var stopAfterStep: Int?
   /// The optimizer.
   public let optimizer: AdamW
+  /// Process-wide (`blip2lab run --profile N`): profile the last N steps of every phase (steady state; at
+  /// least 2 steps after the first are left as warm-up) with the op profiler, and write the report to
+  /// `<phase>.profile.txt` (and print it). 0: off.
+  nonisolated(unsafe) public static var profileSteps = 0
+  /// Where profile reports are printed (the run command sets it to its log).
+  nonisolated(unsafe) public static var profileOutput: (String) -> Void = { print($0) }
 
   /// A trainer over `parameters` (frozen ones are ignored).
   public init(phase: String, settings: TrainerSettings, directory: URL?, configurationHash: String,
@@ -165,8 +171,17 @@ public final class Trainer {
       if saved.finished { return saved }
     }
     let metrics = try MetricsLog(url: directory?.appendingPathComponent("\(phase).metrics.jsonl"), keepThrough: state.step)
+    // The phase's last N steps (steady state: caches filled), or after 2 warm-up steps when the phase is short.
+    let profileStart = Swift.max(state.step + 2, settings.steps - Trainer.profileSteps)
+    let profiled = Trainer.profileSteps > 0 ? profileStart..<Swift.min(settings.steps, profileStart + Trainer.profileSteps) : 0..<0
+    var profiling = false
+    defer { if profiling { finishProfile(OpProfiler.end(), steps: state.step - profiled.lowerBound) } }
     while state.step < settings.steps {
       let step = state.step
+      if step == profiled.lowerBound && !profiled.isEmpty {
+        OpProfiler.begin()
+        profiling = true
+      }
       let rate = warmupCosineLearningRate(step: step, warmupSteps: settings.warmupSteps, totalSteps: settings.steps,
                                           peak: Float(settings.learningRate), floor: Float(settings.minLearningRate))
       var rng = RandomGenerator(seed: mixSeed(settings.seed, 2, step))
@@ -183,9 +198,9 @@ public final class Trainer {
         throw TrainingError.nonFiniteLoss(phase: phase, step: step, objective: "total", value: losses.total.item)
       }
       losses.total.backward()
-      let norm = settings.clipNorm > 0
-        ? clipGradientNorm(parameters.map(\.1), maxNorm: Float(settings.clipNorm))
-        : clipGradientNorm(parameters.map(\.1), maxNorm: .infinity)
+      let norm = OpProfiler.section("clip gradients") {
+        clipGradientNorm(parameters.map(\.1), maxNorm: settings.clipNorm > 0 ? Float(settings.clipNorm) : .infinity)
+      }
       guard norm.isFinite else {
         throw TrainingError.nonFiniteLoss(phase: phase, step: step, objective: "gradient norm", value: norm)
       }
@@ -195,12 +210,18 @@ public final class Trainer {
       state.step = step + 1
       state.optimizerStep = optimizer.step
       state.lastLosses = values
-      try metrics.append(step: step, values: values, learningRate: rate, gradientNorm: norm)
-      report?(StepReport(step: step, totalSteps: settings.steps, losses: values, learningRate: rate, gradientNorm: norm))
+      try OpProfiler.section("metrics log") {
+        try metrics.append(step: step, values: values, learningRate: rate, gradientNorm: norm)
+        report?(StepReport(step: step, totalSteps: settings.steps, losses: values, learningRate: rate, gradientNorm: norm))
+      }
       let stopping = stopAfterStep.map { state.step >= $0 } ?? false
       state.finished = state.step == settings.steps
       if let store, state.finished || stopping || state.step % settings.checkpointEvery == 0 {
-        try store.save(parameters: parameters, optimizer: optimizer, state: state)
+        try OpProfiler.section("checkpoint") { try store.save(parameters: parameters, optimizer: optimizer, state: state) }
+      }
+      if profiling && state.step == profiled.upperBound {
+        profiling = false
+        finishProfile(OpProfiler.end(), steps: profiled.count)
       }
       if stopping && !state.finished { return state }
     }
@@ -209,6 +230,18 @@ public final class Trainer {
       try store.save(parameters: parameters, optimizer: optimizer, state: state)
     }
     return state
+  }
+}
+
+extension Trainer {
+  /// Prints a profile and writes it beside the phase's checkpoints.
+  func finishProfile(_ profile: OpProfile, steps: Int) {
+    guard steps > 0 else { return }
+    let text = "\(phase): \(steps) step(s) profiled\n" + profile.report(divideBy: steps) + "\n"
+    Trainer.profileOutput(text)
+    if let directory {
+      try? writeAtomically(Data(text.utf8), to: directory.appendingPathComponent("\(phase).profile.txt"))
+    }
   }
 }
 

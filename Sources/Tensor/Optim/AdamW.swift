@@ -52,6 +52,10 @@ public final class AdamW: @unchecked Sendable {
   /// Takes one update with learning rate `learningRate`. Parameters without a gradient are skipped
   /// (as PyTorch does) but the step count advances.
   public func update(learningRate: Float) {
+    OpProfiler.section("adamw") { applyUpdate(learningRate: learningRate) }
+  }
+
+  private func applyUpdate(learningRate: Float) {
     step += 1
     let c = configuration
     let correction1 = 1 - Foundation.pow(c.beta1, Float(step))
@@ -65,11 +69,17 @@ public final class AdamW: @unchecked Sendable {
         firstMoments[index].withUnsafeMutableBufferPointer { m in
           secondMoments[index].withUnsafeMutableBufferPointer { v in
             gradient.withUnsafeBufferPointer { g in
-              for i in 0..<p.count {
-                p[i] *= decay
-                m[i] = c.beta1 * m[i] + (1 - c.beta1) * g[i]
-                v[i] = c.beta2 * v[i] + (1 - c.beta2) * g[i] * g[i]
-                p[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseRootCorrection2 + c.epsilon)
+              // Memory-bound (seven streams of the parameter's size): split over the threads. Each element is
+              // updated by one thread with the same arithmetic, so results do not depend on the split.
+              let box = UncheckedSendable(value: (p, m, v, g))
+              parallelFor(p.count, grain: 1 << 16) { range in
+                let (p, m, v, g) = box.value
+                for i in range {
+                  p[i] *= decay
+                  m[i] = c.beta1 * m[i] + (1 - c.beta1) * g[i]
+                  v[i] = c.beta2 * v[i] + (1 - c.beta2) * g[i] * g[i]
+                  p[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseRootCorrection2 + c.epsilon)
+                }
               }
             }
           }

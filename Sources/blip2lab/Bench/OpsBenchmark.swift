@@ -8,6 +8,8 @@ import Tensor
 struct OpsResults {
   /// (M, K, N, library GFLOP/s, raw sgemm GFLOP/s).
   var matmul: [(Int, Int, Int, Double, Double)] = []
+  /// The same for C[M,N] = A[K,M]ᵀ·B[K,N], the shape of a weight gradient (no PyTorch figure).
+  var matmulTransposedA: [(Int, Int, Int, Double, Double)] = []
   /// Milliseconds, forward + backward.
   var attention = 0.0, attentionCausal = 0.0, layerNorm = 0.0, block = 0.0
 
@@ -23,6 +25,13 @@ struct OpsResults {
         pad(key, 32) + pad(fmt(library) + " GF/s", 11) + pad(fmt(raw) + " GF/s", 12)
           + pad(percent(library / raw), 10) + pad(torch.map { fmt($0) + " GF/s" } ?? "-", 10)
           + (torch.map { percent(library / $0) } ?? "-"))
+    }
+    if !matmulTransposedA.isEmpty {
+      lines.append("weight gradient C[M,N] = A[K,M]ᵀ·B[K,N]")
+      for (m, k, n, library, raw) in matmulTransposedA {
+        lines.append(pad("\(m)x\(k)x\(n)", 32) + pad(fmt(library) + " GF/s", 11) + pad(fmt(raw) + " GF/s", 12)
+                       + percent(library / raw))
+      }
     }
     if matmul.isEmpty { lines.removeAll() } else { lines.append("") }
     lines.append("forward + backward                  library     PyTorch     speed-up (PyTorch ms / ours)")
@@ -57,27 +66,42 @@ struct OpsBenchmark {
 
   static let matmulShapes = [(512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
                              (1024, 768, 3072), (2048, 256, 768), (2048, 1024, 256)]
+  /// Weight-gradient products of the paper-size stage 2: cross-attention K/V over 8x257 image tokens, the
+  /// feed-forward over 8x32 query rows, a 768-wide projection over 8x66 LM rows.
+  static let transposedAShapes = [(768, 2056, 1024), (3072, 256, 768), (768, 528, 768)]
 
   func run() -> OpsResults {
     var results = OpsResults()
     var rng = RandomGenerator(seed: 0)
-    for (m, k, n) in Self.matmulShapes where parts.contains("matmul") {
-      let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn([k, n], rng: &rng)
+    // Our matmul against raw BLAS with its own threads at the same count (what a direct cblas_sgemm user gets),
+    // as C = A·B and as the weight gradient's C = Aᵀ·B.
+    func matmulRates(_ m: Int, _ k: Int, _ n: Int, transposeA: Bool) -> (ours: Double, blas: Double) {
+      let a = Tensor.randn(transposeA ? [k, m] : [m, k], rng: &rng), b = Tensor.randn([k, n], rng: &rng)
       let flops = 2.0 * Double(m * k * n)
-      let library = secondsPerCall(repeats: repeats, minTime: minTime) { _ = GradMode.noGrad { a.matmul(b) } }
+      let library = secondsPerCall(repeats: repeats, minTime: minTime) {
+        _ = GradMode.noGrad { a.matmul(b, transposeA: transposeA) }
+      }
       var c = [Float](repeating: 0, count: m * n)
-      // Raw BLAS with its own threads at the same count: what a direct cblas_sgemm user would get.
       let raw = Threads.withOpenBLASThreads(Threads.count) { secondsPerCall(repeats: repeats, minTime: minTime) {
         a.data.withUnsafeBufferPointer { pa in
           b.data.withUnsafeBufferPointer { pb in
             c.withUnsafeMutableBufferPointer { pc in
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                          pa.baseAddress, Int32(k), pb.baseAddress, Int32(n), 0, pc.baseAddress, Int32(n))
+              cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(m), Int32(n),
+                          Int32(k), 1, pa.baseAddress, Int32(transposeA ? m : k), pb.baseAddress, Int32(n), 0,
+                          pc.baseAddress, Int32(n))
             }
           }
         }
       } }
-      results.matmul.append((m, k, n, flops / library / 1e9, flops / raw / 1e9))
+      return (flops / library / 1e9, flops / raw / 1e9)
+    }
+    for (m, k, n) in Self.matmulShapes where parts.contains("matmul") {
+      let (ours, blas) = matmulRates(m, k, n, transposeA: false)
+      results.matmul.append((m, k, n, ours, blas))
+    }
+    for (m, k, n) in Self.transposedAShapes where parts.contains("matmul") {
+      let (ours, blas) = matmulRates(m, k, n, transposeA: true)
+      results.matmulTransposedA.append((m, k, n, ours, blas))
     }
 
     let (batch, heads, seq, hidden) = (32, 4, 64, 256)

@@ -47,12 +47,12 @@ struct BenchStage1: ParsableCommand {
     try runStepBenchmark(phase: "stage1", names: options.config, known: Stage1BenchConfig.all.keys.sorted(), steps: options.steps,
                          torch: options.torch, script: "Tests/bench/torch_stage1_bench.py") { name in
       guard let bench = Stage1BenchConfig.all[name] else { return nil }
-      return (bench.batch, try Self.measure(bench, steps: max(1, options.steps)))
+      return (bench.batch, try Self.measure(bench, steps: max(1, options.steps), profile: options.profile))
     }
   }
 
   /// Median ms of a full step on random features and texts (lengths L/2...L, as the PyTorch script).
-  static func measure(_ bench: Stage1BenchConfig, steps: Int) throws -> Double {
+  static func measure(_ bench: Stage1BenchConfig, steps: Int, profile: Bool = false) throws -> Double {
     let qformer = try QFormer(bench.qformer, seed: 0)
     qformer.train()
     let optimizer = AdamW(qformer.namedParameters())
@@ -69,6 +69,6 @@ struct BenchStage1: ParsableCommand {
       losses.total.backward()
       optimizer.update(learningRate: 1e-4)
     }
-    return try medianStepMilliseconds(steps: steps, step)
+    return try medianStepMilliseconds(steps: steps, profile: profile, step)
   }
 }

@@ -55,12 +55,12 @@ struct BenchStage2: ParsableCommand {
     try runStepBenchmark(phase: "stage2", names: options.config, known: Stage2BenchConfig.all.keys.sorted(), steps: options.steps,
                          torch: options.torch, script: "Tests/bench/torch_stage2_bench.py") { name in
       guard let bench = Stage2BenchConfig.all[name] else { return nil }
-      return (bench.batch, try Self.measure(bench, steps: max(1, options.steps)))
+      return (bench.batch, try Self.measure(bench, steps: max(1, options.steps), profile: options.profile))
     }
   }
 
   /// Median ms of a full step on random features and captions (lengths L/2...L, as the PyTorch script).
-  static func measure(_ bench: Stage2BenchConfig, steps: Int) throws -> Double {
+  static func measure(_ bench: Stage2BenchConfig, steps: Int, profile: Bool = false) throws -> Double {
     let qformer = try QFormer(bench.qformer, seed: 0)
     qformer.train()
     var rng = RandomGenerator(seed: 1)
@@ -76,7 +76,7 @@ struct BenchStage2: ParsableCommand {
     }
     // The LM adds [BOS] before and [EOS] after each caption; the labels are the caption and [EOS].
     let target = TokenBatch(captions, padId: 1)
-    return try medianStepMilliseconds(steps: steps) {
+    return try medianStepMilliseconds(steps: steps, profile: profile) {
       optimizer.zeroGrad()
       let prompt = projection(try qformer.queryOutputs(features))
       let loss = try lm.loss(prefix: prompt, input: .empty(batch: bench.batch), target: target)

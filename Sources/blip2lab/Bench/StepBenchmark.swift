@@ -15,6 +15,9 @@ struct StepBenchOptions: ParsableArguments {
 
   @Option(help: "PyTorch baseline: auto runs the script of the same step in Tests/bench/ when torch is importable.")
   var torch: TorchSource = .auto
+
+  @Flag(help: "After timing, profile the timed steps again op by op (forward and backward ms per op and shape).")
+  var profile = false
 }
 
 /// Measures each configuration in `names` (comma-separated) with `measure` (nil: no such configuration; else
@@ -48,14 +51,19 @@ func runStepBenchmark(phase: String, names: String, known: [String], steps: Int,
   for row in rows { print("| " + row.joined(separator: " | ") + " |") }
 }
 
-/// The median of `steps` timed calls of `step` (ms), after 2 warm-up calls.
-func medianStepMilliseconds(steps: Int, _ step: () throws -> Void) rethrows -> Double {
+/// The median of `steps` timed calls of `step` (ms), after 2 warm-up calls. With `profile`, the steps are
+/// then run again under the op profiler and its per-step report is printed.
+func medianStepMilliseconds(steps: Int, profile: Bool = false, _ step: () throws -> Void) rethrows -> Double {
   for _ in 0..<2 { try step() }
   var times: [Double] = []
   for _ in 0..<max(1, steps) {
     let start = now()
     try step()
     times.append((now() - start) * 1000)
+  }
+  if profile {
+    let (_, report) = try OpProfiler.profile { for _ in 0..<max(1, steps) { try step() } }
+    print(report.report(divideBy: max(1, steps)) + "\n")
   }
   return times.sorted()[times.count / 2]
 }

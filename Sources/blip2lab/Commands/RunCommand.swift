@@ -30,10 +30,15 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Show Lua's stack traceback with an error.")
   var verbose = false
 
+  @Option(help: ArgumentHelp("Profile the last N steps of every training phase op by op; the report is printed and written to <phase>.profile.txt in the run's folder.", valueName: "N"))
+  var profile: Int = 0
+
   @Option(help: "Where runs are written (runs/<script name>/<run>/seed-<n>/).")
   var runs: String = "runs"
 
   func run() throws {
+    guard profile >= 0 else { throw ValidationError("--profile takes a number of steps ≥ 0, got \(profile)") }
+    Trainer.profileSteps = profile
     do {
       let engine = try makeExperimentEngine(script: script, runsDirectory: URL(fileURLWithPath: runs),
                                             settings: settings, dryRun: dryRun)
