@@ -1,6 +1,7 @@
 -- Does the frozen image encoder see what the captions talk about? A linear probe (lab.probe: ridge regression
 -- on the mean- and max-pooled features the bridge reads) of sandbox encoders, at random initialization and after
--- each image-only objective, for a lone shape's kind, colour and size and an image's shape count.
+-- each image-only objective and CLIP's image-text one (with hard negative captions, one object word swapped),
+-- for a lone shape's kind, colour and size and an image's shape count.
 --
 --   .build/release/blip2lab run Experiments/probe_encoders.lua             ~25 min cold, ~3 min with the encoders cached
 --   .build/release/blip2lab run Experiments/probe_encoders.lua --dry-run   seconds: checks the script
@@ -15,7 +16,7 @@ local steps = lab.option("encoderSteps", 300, "image-only pre-training steps")
 
 local encoders = {
   { name = "vit tiny, 4 layers (quickstart)", make = function() return lab.encoder.vit{ size = "tiny", layers = 4 } end,
-    objectives = { "none", "masked", "contrastive", "both" } },
+    objectives = { "none", "masked", "contrastive", "both", "clip" } },
   { name = "convnet tiny", make = function() return lab.encoder.convnet{ size = "tiny" } end,
     objectives = { "none", "masked" } },
   { name = "convnet tiny, stride-1 stem", make = function() return lab.encoder.convnet{ size = "tiny", stemStride = 1 } end,

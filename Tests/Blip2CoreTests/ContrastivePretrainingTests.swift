@@ -8,28 +8,6 @@ import Tensor
 
 @testable import Blip2Core
 
-/// Pixels [B, 3, 2, 2] → 4 tokens of width 3 through one linear layer (a trainable stand-in for an encoder).
-private final class LinearTokens: ImageEncoder {
-  let module: Module
-  let layer: Linear
-  init() {
-    var rng = RandomGenerator(seed: 3)
-    layer = Linear(3, 3, rng: &rng)
-    module = layer
-  }
-  var kind: String { "linear" }
-  var summary: String { "linear tokens" }
-  var featureDim: Int { 3 }
-  var imageSize: Int { 2 }
-  var tokenCount: Int { 4 }
-  func encode(_ pixels: Tensor) throws -> Tensor {
-    let batch = pixels.shape[0]
-    var tokens = [Float](repeating: 0, count: batch * 12)
-    for b in 0..<batch { for c in 0..<3 { for p in 0..<4 { tokens[(b * 4 + p) * 3 + c] = pixels.data[b * 12 + c * 4 + p] } } }
-    return layer(Tensor(shape: [batch, 4, 3], data: tokens))
-  }
-}
-
 /// Records the loss it was asked for and returns the encoder's mean output (so gradients reach the encoder).
 private final class MeanObjective: ImagePretrainingObjective {
   let encoder: LinearTokens

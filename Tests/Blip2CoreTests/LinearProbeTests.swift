@@ -33,12 +33,7 @@ private final class PixelTokens: ImageEncoder {
   var featureDim: Int { 3 }
   var imageSize: Int { 4 }
   var tokenCount: Int { 16 }
-  func encode(_ pixels: Tensor) throws -> Tensor {
-    let batch = pixels.shape[0]
-    var out = [Float](repeating: 0, count: batch * 48)
-    for b in 0..<batch { for c in 0..<3 { for p in 0..<16 { out[(b * 16 + p) * 3 + c] = pixels.data[b * 48 + c * 16 + p] } } }
-    return Tensor(shape: [batch, 16, 3], data: out)
-  }
+  func encode(_ pixels: Tensor) throws -> Tensor { pixelTokens(pixels) }
 }
 
 @Suite struct LinearProbeTests {

@@ -1,6 +1,7 @@
 // Pre-training of the frozen parts for the built-in default, so BLIP-2's premise holds in miniature: the
-// image encoder learns from images only, the language model from text only; neither ever sees the other
-// modality. Both are cached: the phase's directory is named by a hash of the component's configuration,
+// language model learns from text only, the image encoder from images only or, as CLIP made BLIP-2's encoders,
+// by matching images to their captions with a text tower of its own that is dropped afterwards; neither part
+// ever sees the other. Both are cached: the phase's directory is named by a hash of the component's configuration,
 // the data and the settings, and a finished phase is restored instead of recomputed.
 
 import Foundation
@@ -13,7 +14,7 @@ public protocol SelfSupervisedImageEncoder: ImageEncoder {
   func pretrainingObjective(seed: UInt64) -> any ImagePretrainingObjective
 }
 
-/// An image-only training objective wrapped around an encoder (masked reconstruction, say).
+/// A training objective wrapped around an image encoder (masked reconstruction, say, or CLIP's image-text one).
 public protocol ImagePretrainingObjective: AnyObject {
   /// The parameters trained: the encoder's and the objective's own (a head, a mask token).
   var module: Module { get }
@@ -21,9 +22,20 @@ public protocol ImagePretrainingObjective: AnyObject {
   var summary: String { get }
   /// The loss (a scalar) of a batch of pixels [B, 3, H, W]; randomness (masking) from `rng`.
   func pretrainingLoss(_ pixels: Tensor, rng: inout RandomGenerator) throws -> Tensor
+  /// Whether the objective reads the images' captions too (image-text contrastive); image-only ones do not.
+  var needsCaptions: Bool { get }
+  /// The loss of a batch of pixels and each image's captions (image-only objectives ignore them).
+  func pretrainingLoss(_ pixels: Tensor, captions: [[String]], rng: inout RandomGenerator) throws -> Tensor
 }
 
-/// Which image-only objective pre-trains a frozen encoder.
+extension ImagePretrainingObjective {
+  public var needsCaptions: Bool { false }
+  public func pretrainingLoss(_ pixels: Tensor, captions: [[String]], rng: inout RandomGenerator) throws -> Tensor {
+    try pretrainingLoss(pixels, rng: &rng)
+  }
+}
+
+/// Which objective pre-trains a frozen encoder.
 public enum ImagePretrainingMethod: String, CaseIterable, Sendable {
   /// The encoder's own masked-patch reconstruction (`SelfSupervisedImageEncoder`).
   case masked
@@ -31,6 +43,12 @@ public enum ImagePretrainingMethod: String, CaseIterable, Sendable {
   case contrastive
   /// Both, their losses summed (`MaskedAndContrastivePretraining`).
   case both
+  /// Each image matched to its own caption among the batch's (`ImageTextContrastivePretraining`, CLIP): the way
+  /// BLIP-2's frozen encoders were made. The only one that reads text; its text tower is dropped afterwards.
+  case clip
+
+  /// Whether the method needs the encoder's own masked-patch objective (`SelfSupervisedImageEncoder`).
+  public var needsMaskedObjective: Bool { self == .masked || self == .both }
 }
 
 /// A bridge whose text side can learn from text alone before stage 1, as BLIP-2 starts its Q-Former from
@@ -62,10 +80,11 @@ public struct FrozenPartsPretraining {
   /// A pre-training helper caching under `cacheDirectory` (nil: no cache).
   public init(cacheDirectory: URL?) { self.cacheDirectory = cacheDirectory }
 
-  /// Trains `encoder` on the training images of `data` with its image-only objective (or restores the
-  /// cached result), then leaves it in evaluation mode.
+  /// Trains `encoder` on the training images of `data` with `method` (or restores the cached result), then leaves
+  /// it in evaluation mode. `hardNegatives` (CLIP only): a caption per image with one object word swapped joins the
+  /// candidates (the words from the dataset's `CorruptionVocabularyProviding`, else `CorruptionVocabulary.english`).
   public func pretrainEncoder(_ encoder: any ImageEncoder, data: any Dataset, settings: TrainerSettings,
-                              method: ImagePretrainingMethod = .masked) throws -> TrainingState {
+                              method: ImagePretrainingMethod = .masked, hardNegatives: Bool = true) throws -> TrainingState {
     let seed = mixSeed(settings.seed, 0x5EED)
     func maskedObjective() throws -> any ImagePretrainingObjective {
       guard let maskable = encoder as? any SelfSupervisedImageEncoder else {
@@ -78,6 +97,10 @@ public struct FrozenPartsPretraining {
     case .contrastive: ContrastiveImagePretraining(encoder: encoder, seed: mixSeed(seed, 1))
     case .both: MaskedAndContrastivePretraining(masked: try maskedObjective(),
                                                 contrastive: ContrastiveImagePretraining(encoder: encoder, seed: mixSeed(seed, 1)))
+    case .clip: ImageTextContrastivePretraining(
+      encoder: encoder, captions: try (0..<data.count(.train)).flatMap { try data.text(.train, $0).captions },
+      hardNegativeWords: hardNegatives ? ((data as? any CorruptionVocabularyProviding)?.corruptionVocabulary ?? .english).shapes : nil,
+      seed: mixSeed(seed, 2))
     }
     let key = stableHash(["encoder", encoder.kind, encoder.summary, objective.summary, encoder.module.contentFingerprint,
                           data.name, "\(settings)"])
@@ -86,13 +109,15 @@ public struct FrozenPartsPretraining {
                               parameters: objective.module.namedParameters())
     objective.module.train()
     defer { objective.module.eval() }
-    log("pre-training the image encoder (\(encoder.summary)) on images only (\(objective.summary)), \(settings.steps) steps"
+    log("pre-training the image encoder (\(encoder.summary)) on \(objective.needsCaptions ? "images and their captions" : "images only") (\(objective.summary)), \(settings.steps) steps"
       + (directory.map { " (cached in \($0.path))" } ?? ""))
     return try trainer.run(datasetCount: data.count(.train), report: { onStep?("encoder", $0) }) { input, rng in
       let size = encoder.imageSize
       let examples = try input.indices.map { try data.example(.train, $0) }
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
-      let loss = try objective.pretrainingLoss(pixels, rng: &rng)
+      let loss = objective.needsCaptions
+        ? try objective.pretrainingLoss(pixels, captions: examples.map(\.captions), rng: &rng)
+        : try objective.pretrainingLoss(pixels, rng: &rng)
       return ObjectiveLosses(total: loss, values: [method == .masked ? "reconstruction" : method.rawValue: loss.item])
     }
   }

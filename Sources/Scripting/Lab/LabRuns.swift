@@ -63,11 +63,12 @@ extension ScriptEngine {
       let name = try options.string("objective", default: ImagePretrainingMethod.masked.rawValue,
                                     allowed: ImagePretrainingMethod.allCases.map(\.rawValue))
       let method = ImagePretrainingMethod(rawValue: name) ?? .masked
-      if method != .contrastive && !(encoder is any SelfSupervisedImageEncoder) {
-        throw LabError("lab.pretrain.encoder: \(encoder.kind) has no masked-patch objective; use objective = \"contrastive\"")
+      if method.needsMaskedObjective && !(encoder is any SelfSupervisedImageEncoder) {
+        throw LabError("lab.pretrain.encoder: \(encoder.kind) has no masked-patch objective; use objective = \"contrastive\" or \"clip\"")
       }
       _ = try engine.pretraining("encoder", cache: cache).pretrainEncoder(encoder, data: data, settings: try Self.settings(
-        options, dryRun: engine.dryRun, defaults: (steps: 500, batch: 32, lr: 1e-3)), method: method)
+        options, dryRun: engine.dryRun, defaults: (steps: 500, batch: 32, lr: 1e-3)), method: method,
+        hardNegatives: try options.bool("hardNegatives", default: true))
       return [options.value("encoder")]
     }
     try addFunction("pretrain.lm") { engine, arguments in
@@ -132,7 +133,7 @@ extension ScriptEngine {
   static func pretrainingOptions(_ arguments: LuaArguments, part: String) throws -> (OptionTable, any Dataset) {
     let function = "lab.pretrain.\(part)"
     let options = try OptionTable(try arguments.table(1, "the pre-training options"), function: function,
-                                  keys: [part, "data", "steps", "batch", "lr", "seed"] + (part == "encoder" ? ["objective"] : []))
+                                  keys: [part, "data", "steps", "batch", "lr", "seed"] + (part == "encoder" ? ["objective", "hardNegatives"] : []))
     return (options, try dataset(options, function: function))
   }
 
