@@ -103,9 +103,8 @@ public final class ImageTextContrastivePretraining: Module, ImagePretrainingObje
     guard let words = hardNegativeWords else {
       return Self.symmetricInfoNCE(images: images, texts: textEmbeddings(chosen), logitScale: logitScale)
     }
-    let negatives = chosen.map { Self.hardNegative(of: $0, words: words, rng: &rng) }
-    let extra = negatives.compactMap { $0 }
-    let texts = textEmbeddings(chosen + extra)
+    let negatives = chosen.compactMap { Self.hardNegative(of: $0, words: words, rng: &rng) }
+    let texts = textEmbeddings(chosen + negatives)
     return Self.symmetricInfoNCE(images: images, texts: texts, logitScale: logitScale)
   }
 

@@ -115,9 +115,8 @@ public struct FrozenPartsPretraining {
       let size = encoder.imageSize
       let examples = try input.indices.map { try data.example(.train, $0) }
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
-      let loss = objective.needsCaptions
-        ? try objective.pretrainingLoss(pixels, captions: examples.map(\.captions), rng: &rng)
-        : try objective.pretrainingLoss(pixels, rng: &rng)
+      // Image-only objectives ignore the captions (the protocol's default).
+      let loss = try objective.pretrainingLoss(pixels, captions: examples.map(\.captions), rng: &rng)
       return ObjectiveLosses(total: loss, values: [method == .masked ? "reconstruction" : method.rawValue: loss.item])
     }
   }
