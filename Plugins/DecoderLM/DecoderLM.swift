@@ -38,6 +38,8 @@ public final class DecoderLM: Module, LanguageModel, @unchecked Sendable {
   /// Whether generation keeps every block's keys and values and runs only the new token per step (default), or
   /// recomputes the whole sequence (slower; the reference the cache is tested against).
   public var usesKVCache = true
+  /// How many samples greedy decoding and nucleus sampling advance together (see `generate`).
+  public var decodingBatch = 256
 
   /// A randomly initialized model (N(0, 0.02²) weights, as OPT and GPT-2 initialize), seeded.
   /// - Parameter tokenizer: default: a byte tokenizer (259 ids; pad 1, begin and end 2, as OPT).

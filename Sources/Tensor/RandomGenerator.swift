@@ -6,9 +6,18 @@ import Foundation
 /// A deterministic pseudo-random generator (xoshiro256**). Same seed, same numbers, everywhere.
 /// Its whole state is four words, so a checkpoint can store and restore it exactly.
 public struct RandomGenerator: Sendable, Equatable, Codable {
-  /// The generator state; save it to resume a stream exactly.
-  public var state: [UInt64]
+  // The four state words as stored properties (not an array: `next()` is on the hot path of dropout).
+  private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
   private var spareNormal: Float?
+
+  /// The generator state (four words); save it to resume a stream exactly.
+  public var state: [UInt64] {
+    get { [s0, s1, s2, s3] }
+    set {
+      precondition(newValue.count == 4, "RandomGenerator.state: needs 4 words, got \(newValue.count)")
+      (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3])
+    }
+  }
 
   /// Makes a generator from a seed.
   public init(seed: UInt64) {
@@ -21,23 +30,45 @@ public struct RandomGenerator: Sendable, Equatable, Codable {
       z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
       words.append(z ^ (z >> 31))
     }
-    state = words
+    (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
+  }
+
+  private enum CodingKeys: String, CodingKey { case state, spareNormal }
+
+  /// Decodes `{"state": [4 words], "spareNormal": ...}`; a state of another length is a decoding error.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let words = try container.decode([UInt64].self, forKey: .state)
+    guard words.count == 4 else {
+      throw DecodingError.dataCorruptedError(forKey: .state, in: container,
+                                             debugDescription: "a generator state has 4 words, got \(words.count)")
+    }
+    (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
+    spareNormal = try container.decodeIfPresent(Float.self, forKey: .spareNormal)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(state, forKey: .state)
+    try container.encodeIfPresent(spareNormal, forKey: .spareNormal)
   }
 
   /// The next 64 random bits.
+  @inline(__always)
   public mutating func next() -> UInt64 {
-    let result = rotateLeft(state[1] &* 5, 7) &* 9
-    let t = state[1] << 17
-    state[2] ^= state[0]
-    state[3] ^= state[1]
-    state[1] ^= state[2]
-    state[0] ^= state[3]
-    state[2] ^= t
-    state[3] = rotateLeft(state[3], 45)
+    let result = rotateLeft(s1 &* 5, 7) &* 9
+    let t = s1 << 17
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = rotateLeft(s3, 45)
     return result
   }
 
   /// A uniform Float in [0, 1) with 24 random bits.
+  @inline(__always)
   public mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
   /// A uniform Double in [0, 1) with 53 random bits.
@@ -92,5 +123,6 @@ public struct RandomGenerator: Sendable, Equatable, Codable {
     return weights.lastIndex { $0.isFinite && $0 > 0 } ?? 0
   }
 
+  @inline(__always)
   private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }

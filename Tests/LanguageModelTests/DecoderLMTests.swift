@@ -111,6 +111,27 @@ struct DecoderLMTests {
     }
   }
 
+  @Test("samples decoded together give the texts they give one at a time", arguments: Self.fixtures)
+  func batchedDecoding(name: String) throws {
+    let (fixture, model) = try Self.load(name)
+    // Four samples: the fixture's prompts (of different lengths) twice, so groups and chunks both occur.
+    let prompts = fixture.prompts + fixture.prompts
+    let prefix = try fixture.tensor("prefix")
+    let doubled = Tensor.concat([prefix, prefix], axis: 0)
+    let prompt = TokenBatch(prompts, padId: 1)
+    for options in [GenerationOptions(maxTokens: 10, topP: 0.9, temperature: 1.5), GenerationOptions(maxTokens: 10)] {
+      var outputs: [[[Int]]] = []
+      for batch in [256, 1, 3] {
+        model.decodingBatch = batch
+        var rng = RandomGenerator(seed: 11)
+        outputs.append(try model.generate(prefix: doubled, prompt: prompt, options: options, rng: &rng))
+      }
+      #expect(outputs[0] == outputs[1] && outputs[0] == outputs[2], "\(options)")
+      #expect(outputs[0].count == 4 && outputs[0].allSatisfy { $0.count <= 10 })
+    }
+    model.decodingBatch = 256
+  }
+
   @Test("nucleus sampling is seeded, and a tiny topP is greedy")
   func sampling() throws {
     let prefix = try fixture.tensor("prefix")

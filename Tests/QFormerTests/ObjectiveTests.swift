@@ -181,6 +181,29 @@ struct ObjectiveTests {
     #expect(similarity.shape == [2, 3] && similarity.data.allSatisfy { abs($0) <= 1.0001 })
     #expect(try learner.matchScores(imageFeatures: features, text: text).count == 3)
   }
+
+  @Test("ITM scores of indexed pairs (image K/V shared per chunk) equal those of the aligned pairs' rows")
+  func pairScores() throws {
+    let qformer = try tinyQFormer()
+    qformer.eval()
+    let (features, texts) = (randomFeatures(batch: 3), randomCaptions(lengths: [5, 3, 4, 2]))
+    // Unsorted, with repeats of images and texts; chunks of 2 and 3 split images across passes.
+    let pairs: [(image: Int, text: Int)] = [(2, 0), (0, 1), (2, 3), (1, 1), (0, 0), (2, 2), (1, 3)]
+    let aligned = try qformer.matchScores(imageFeatures: features.rows(pairs.map(\.image)),
+                                          text: texts.selecting(pairs.map(\.text)))
+    let alignedProbabilities = try qformer.matchProbabilities(imageFeatures: features.rows(pairs.map(\.image)),
+                                                              text: texts.selecting(pairs.map(\.text)))
+    for batchSize in [1, 2, 3, 128] {
+      let scores = try qformer.matchScores(imageFeatures: features, texts: texts, pairs: pairs, batchSize: batchSize)
+      let probabilities = try qformer.matchProbabilities(imageFeatures: features, texts: texts, pairs: pairs,
+                                                         batchSize: batchSize)
+      #expect(zip(scores, aligned).allSatisfy { abs($0 - $1) < 1e-5 }, "batch \(batchSize): \(scores) vs \(aligned)")
+      #expect(zip(probabilities, alignedProbabilities).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+    #expect(throws: QFormerError.self) {
+      try qformer.matchScores(imageFeatures: features, texts: texts, pairs: [(3, 0)], batchSize: 4)
+    }
+  }
 }
 
 @Suite("Stage-1 training")

@@ -28,6 +28,19 @@ public protocol CapFiltModel {
 public protocol MatchProbabilityScorer: RepresentationLearner {
   /// P(match) of aligned pairs (image i with text i).
   func matchProbabilities(imageFeatures: Tensor, text: TokenBatch) throws -> [Float]
+  /// P(match) of `pairs` of an image of `imageFeatures` [I, N, D] and a text of `texts`, up to `batchSize` pairs
+  /// per pass, in the pairs' order (the default runs `matchProbabilities` on the pairs' rows).
+  func matchProbabilities(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
+                          batchSize: Int) throws -> [Float]
+}
+
+extension MatchProbabilityScorer {
+  public func matchProbabilities(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
+                                 batchSize: Int) throws -> [Float] {
+    try scoreInChunks(pairs, batchSize: batchSize) {
+      try matchProbabilities(imageFeatures: imageFeatures.rows($0.map(\.image)), text: texts.selecting($0.map(\.text)))
+    }
+  }
 }
 
 /// How CapFilt runs.

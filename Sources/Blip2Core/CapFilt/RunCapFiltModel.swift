@@ -42,7 +42,7 @@ public struct RunCapFiltModel: CapFiltModel {
     run.model.bridge.module.eval()
     let features = try run.model.imageFeatures(examples)  // [B, N, D]
     let owners = examples.indices.flatMap { [Int](repeating: $0, count: perImage) }
-    let texts = try run.model.generate(features: Self.rows(features, owners), prompts: owners.map { _ in prompt },
+    let texts = try run.model.generate(features: features.rows(owners), prompts: owners.map { _ in prompt },
                                        options: options, rng: &rng)
     return examples.indices.map { Array(texts[($0 * perImage)..<(($0 + 1) * perImage)]) }
   }
@@ -59,13 +59,9 @@ public struct RunCapFiltModel: CapFiltModel {
       let owners = texts.indices.flatMap { [Int](repeating: $0, count: texts[$0].count) }
       let tokens = learner.tokenizeText(all, maxLength: 32)
       let similarity = try GradMode.noGrad { try learner.contrastiveSimilarity(imageFeatures: features, text: tokens) }
-      var probabilities: [Float] = []
-      for start in stride(from: 0, to: all.count, by: scoringBatch) {
-        let chunk = Array(start..<Swift.min(start + scoringBatch, all.count))
-        probabilities += try GradMode.noGrad {
-          try matcher.matchProbabilities(imageFeatures: Self.rows(features, chunk.map { owners[$0] }),
-                                         text: tokens.selecting(chunk))
-        }
+      let probabilities = try GradMode.noGrad {
+        try matcher.matchProbabilities(imageFeatures: features, texts: tokens,
+                                       pairs: owners.enumerated().map { (image: $1, text: $0) }, batchSize: scoringBatch)
       }
       var itc = texts.map { _ in [Float]() }, itm = itc
       for (text, image) in owners.enumerated() {
@@ -74,14 +70,5 @@ public struct RunCapFiltModel: CapFiltModel {
       }
       return (itc, itm)
     }
-  }
-
-  /// Rows `indices` of `tensor` along its first axis (repeats allowed).
-  static func rows(_ tensor: Tensor, _ indices: [Int]) -> Tensor {
-    let size = tensor.count / Swift.max(tensor.shape[0], 1)
-    var data: [Float] = []
-    data.reserveCapacity(indices.count * size)
-    for index in indices { data += tensor.data[(index * size)..<((index + 1) * size)] }
-    return Tensor(shape: [indices.count] + Array(tensor.shape.dropFirst()), data: data)
   }
 }

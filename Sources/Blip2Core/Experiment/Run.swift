@@ -319,16 +319,11 @@ public final class Run {
     let tokens = learner.tokenizeText(texts, maxLength: 32)
     let similarity = try GradMode.noGrad { try learner.contrastiveSimilarity(imageFeatures: features, text: tokens) }
     let itc = ScoreMatrix(rows: items.count, columns: texts.count, values: similarity.data)
-    let perImage = features.count / items.count
     let reranked = try Retrieval.rerank(itc: itc, k: candidates) { pairs in
-      var scores: [Float] = []
-      for chunk in batches(pairs, batchSize) {
-        let chunkFeatures = Tensor(shape: [chunk.count] + Array(features.shape.dropFirst()),
-                                   data: chunk.flatMap { features.data[($0.image * perImage)..<(($0.image + 1) * perImage)] })
-        let chunkText = tokens.selecting(chunk.map(\.text))
-        scores += try GradMode.noGrad { try learner.matchScores(imageFeatures: chunkFeatures, text: chunkText) }
+      // Every distinct pair at once: chunks of at least 128 keep the ITM pass's products large.
+      try GradMode.noGrad {
+        try learner.matchScores(imageFeatures: features, texts: tokens, pairs: pairs, batchSize: Swift.max(batchSize, 128))
       }
-      return scores
     }
     let plain = Retrieval.evaluate(similarity: itc, textImages: textImages)
     let scores = Retrieval.evaluate(imageToText: reranked.imageToText, textToImage: reranked.textToImage, textImages: textImages)

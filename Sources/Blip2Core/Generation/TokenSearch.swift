@@ -51,20 +51,27 @@ public enum TokenSearch {
     var tokens: [Int] = []
     while tokens.count < maxTokens {
       guard let logits = try scorer([tokens]).first else { break }
-      let probabilities = softmax(logits.map { $0 / max(temperature, 1e-6) })
-      let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-      var kept: [Int] = []
-      var mass: Float = 0
-      for index in order {
-        kept.append(index)
-        mass += probabilities[index]
-        if mass >= topP { break }
-      }
-      let next = kept[rng.sample(weights: kept.map { probabilities[$0] })]
+      let next = nucleusPick(logits, topP: topP, temperature: temperature, rng: &rng)
       if stopTokens.contains(next) { break }
       tokens.append(next)
     }
     return tokens
+  }
+
+  /// One nucleus-sampling draw from a row of logits: softmax after dividing by `temperature`, the smallest set of
+  /// most probable tokens whose probability reaches `topP`, one of them drawn in proportion to its probability.
+  public static func nucleusPick(_ logits: [Float], topP: Float, temperature: Float,
+                                 rng: inout RandomGenerator) -> Int {
+    let probabilities = softmax(logits.map { $0 / max(temperature, 1e-6) })
+    let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+    var kept: [Int] = []
+    var mass: Float = 0
+    for index in order {
+      kept.append(index)
+      mass += probabilities[index]
+      if mass >= topP { break }
+    }
+    return kept[rng.sample(weights: kept.map { probabilities[$0] })]
   }
 
   /// Beam search with length-normalized scores (see `decode`).

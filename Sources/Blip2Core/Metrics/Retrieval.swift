@@ -101,31 +101,46 @@ public enum Retrieval {
   ///   - itc: [images x texts] ITC similarities.
   ///   - k: candidates per query (128 in BLIP-2).
   ///   - itm: the ITM scores of a batch of (image, text) pairs (e.g. the logit or probability of "match"), one per
-  ///     pair, in order. Called once per query.
+  ///     pair, in order. Called once, with every distinct pair either direction ranks (a pair among an image's
+  ///     top texts and its text's top images is scored once; its score depends on the pair alone).
   /// - Returns: `imageToText` [images x texts] and `textToImage` [texts x images], ready for `evaluate`.
   public static func rerank(
     itc: ScoreMatrix, k: Int = 128, itm: (_ pairs: [(image: Int, text: Int)]) throws -> [Float]
   ) rethrows -> (imageToText: ScoreMatrix, textToImage: ScoreMatrix) {
-    func rerankRows(_ matrix: ScoreMatrix, pair: (Int, Int) -> (image: Int, text: Int)) throws -> ScoreMatrix {
-      var out = [Float](repeating: -.infinity, count: matrix.values.count)
+    // The top `k` columns of each row, best first (ties: the lower index).
+    func topColumns(_ matrix: ScoreMatrix) -> [[Int]] {
       let keep = min(k, matrix.columns)
+      return (0..<matrix.rows).map { row in
+        let scores = matrix.row(row), base = scores.startIndex
+        return Array(scores.indices.map { $0 - base }
+          .sorted { scores[base + $0] > scores[base + $1] || (scores[base + $0] == scores[base + $1] && $0 < $1) }
+          .prefix(keep))
+      }
+    }
+    let textsOfImage = topColumns(itc), imagesOfText = topColumns(itc.transposed)
+    var pairs: [(image: Int, text: Int)] = []
+    var slot: [Int: Int] = [:]  // image · texts + text → index in `pairs`
+    func index(_ image: Int, _ text: Int) -> Int {
+      let key = image * itc.columns + text
+      if let known = slot[key] { return known }
+      slot[key] = pairs.count
+      pairs.append((image, text))
+      return pairs.count - 1
+    }
+    let imageSlots = textsOfImage.enumerated().map { image, texts in texts.map { index(image, $0) } }
+    let textSlots = imagesOfText.enumerated().map { text, images in images.map { index($0, text) } }
+    let itmScores = try itm(pairs)
+    precondition(itmScores.count == pairs.count,
+                 "Retrieval.rerank: itm returned \(itmScores.count) scores for \(pairs.count) pairs")
+    func reranked(_ matrix: ScoreMatrix, _ top: [[Int]], _ slots: [[Int]]) -> ScoreMatrix {
+      var out = [Float](repeating: -.infinity, count: matrix.values.count)
       for row in 0..<matrix.rows {
-        let scores = matrix.row(row)
-        let top = scores.indices.map { $0 - scores.startIndex }
-          .sorted { scores[scores.startIndex + $0] > scores[scores.startIndex + $1]
-            || (scores[scores.startIndex + $0] == scores[scores.startIndex + $1] && $0 < $1) }
-          .prefix(keep)
-        let itmScores = try itm(top.map { pair(row, $0) })
-        precondition(itmScores.count == top.count,
-                     "Retrieval.rerank: itm returned \(itmScores.count) scores for \(top.count) pairs")
-        for (candidate, itmScore) in zip(top, itmScores) {
-          out[row * matrix.columns + candidate] = itmScore + scores[scores.startIndex + candidate]
+        for (candidate, slot) in zip(top[row], slots[row]) {
+          out[row * matrix.columns + candidate] = itmScores[slot] + matrix.values[row * matrix.columns + candidate]
         }
       }
       return ScoreMatrix(rows: matrix.rows, columns: matrix.columns, values: out)
     }
-    let imageToText = try rerankRows(itc) { (image: $0, text: $1) }
-    let textToImage = try rerankRows(itc.transposed) { (image: $1, text: $0) }
-    return (imageToText, textToImage)
+    return (reranked(itc, textsOfImage, imageSlots), reranked(itc.transposed, imagesOfText, textSlots))
   }
 }

@@ -90,8 +90,34 @@ public protocol RepresentationLearner: Bridge {
   func contrastiveSimilarity(imageFeatures: Tensor, text: TokenBatch) throws -> Tensor
   /// ITM scores of aligned pairs (image i with text i): the log-odds or probability of "match".
   func matchScores(imageFeatures: Tensor, text: TokenBatch) throws -> [Float]
+  /// ITM scores (as `matchScores(imageFeatures:text:)`) of `pairs` of an image of `imageFeatures` [I, N, D] and a
+  /// text of `texts`, up to `batchSize` pairs per pass, in the pairs' order. A learner may share work between
+  /// pairs of one image (the default runs `matchScores` on the pairs' rows).
+  func matchScores(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
+                   batchSize: Int) throws -> [Float]
   /// The stage-1 losses for `batch`, weighted by `mix` at `step`, with the self-attention masks from
   /// `masks`. Randomness (hard-negative sampling, dropout) comes from `rng`.
   func stage1Losses(_ batch: Stage1Batch, mix: LossMix, masks: MaskSchedule, step: Int,
                     rng: inout RandomGenerator) throws -> ObjectiveLosses
+}
+
+extension RepresentationLearner {
+  public func matchScores(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
+                          batchSize: Int) throws -> [Float] {
+    try scoreInChunks(pairs, batchSize: batchSize) {
+      try matchScores(imageFeatures: imageFeatures.rows($0.map(\.image)), text: texts.selecting($0.map(\.text)))
+    }
+  }
+}
+
+/// `score` over `pairs` in chunks of `batchSize` (at least 1), its results concatenated in order.
+func scoreInChunks(_ pairs: [(image: Int, text: Int)], batchSize: Int,
+                   _ score: ([(image: Int, text: Int)]) throws -> [Float]) rethrows -> [Float] {
+  var scores: [Float] = []
+  scores.reserveCapacity(pairs.count)
+  let size = Swift.max(batchSize, 1)
+  for start in stride(from: 0, to: pairs.count, by: size) {
+    scores += try score(Array(pairs[start..<Swift.min(start + size, pairs.count)]))
+  }
+  return scores
 }

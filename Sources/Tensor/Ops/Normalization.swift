@@ -167,9 +167,18 @@ extension Tensor {
     guard training && p > 0 else { return self }
     let scale = 1 / (1 - p)
     var keep = [Float](repeating: 0, count: count)
-    for i in 0..<count { keep[i] = rng.nextFloat() >= p ? scale : 0 }
     var out = data
-    for i in 0..<count { out[i] *= keep[i] }
+    var generator = rng  // a local copy the loop keeps in registers
+    keep.withUnsafeMutableBufferPointer { k in
+      out.withUnsafeMutableBufferPointer { o in
+        for i in 0..<k.count {
+          let factor: Float = generator.nextFloat() >= p ? scale : 0
+          k[i] = factor
+          o[i] *= factor
+        }
+      }
+    }
+    rng = generator
     let x = self
     return Tensor.record(.dropout, shape: shape, data: out, inputs: [self]) { g in
       x.accumulateGrad { gx in for i in 0..<gx.count { gx[i] += g[i] * keep[i] } }

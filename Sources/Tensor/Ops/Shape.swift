@@ -119,6 +119,14 @@ extension Tensor {
     }
   }
 
+  /// The slices at `indices` along the first axis, in that order (repeats allowed): [indices.count, ...rest].
+  /// Gradients flow back to this tensor.
+  public func rows(_ indices: [Int]) -> Tensor {
+    precondition(rank >= 1, "rows: needs a tensor of rank ≥ 1, got a scalar")
+    let rest = Array(shape.dropFirst()), size = rest.reduce(1, *)
+    return reshaped([shape[0], size]).gather(rows: indices).reshaped([indices.count] + rest)
+  }
+
   /// Rows of this 2-D table picked by `indices` (an embedding lookup): output shape
   /// `indexShape + [columns]`. Indices must be in range (the caller validates token ids).
   public func gather(rows indices: [Int], indexShape: [Int]? = nil) -> Tensor {
