@@ -20,11 +20,12 @@ extension QFormer: MatchProbabilityScorer {
   }
 
   /// The ITM logits (no match, match) of `pairs` of an image of `imageFeatures` [I, N, imageWidth] and a text of
-  /// `texts`, in the pairs' order: [pairs, 2]. The pairs run sorted by image, `batchSize` per joint pass, and each
-  /// pass projects the cross-attention keys and values of its distinct images once (a pair's logits depend on
-  /// the pair alone, as `matchLogits(imageFeatures:text:)` gives them).
+  /// `texts`, in the pairs' order: [pairs, 2]. A pair's logits depend on the pair alone (as
+  /// `matchLogits(imageFeatures:text:)` gives them), so the work is arranged to be small: the images are taken
+  /// `imageBlock` at a time with their cross-attention keys and values projected once, and each block's pairs run
+  /// shortest text first, `batchSize` per joint pass, padded only to their own longest text.
   func matchLogits(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
-                   batchSize: Int) throws -> [Float] {
+                   batchSize: Int, imageBlock: Int = 256) throws -> [Float] {
     guard imageFeatures.rank == 3 else {
       throw QFormerError.invalidInput("image features must be [I, N, \(configuration.imageWidth)], got \(imageFeatures.shape)")
     }
@@ -32,24 +33,27 @@ extension QFormer: MatchProbabilityScorer {
       throw QFormerError.invalidInput("ITM pair (image \(bad.image), text \(bad.text)) is outside the \(imageFeatures.shape[0]) "
         + "images and \(texts.batch) texts")
     }
-    let order = pairs.indices.sorted { (pairs[$0].image, $0) < (pairs[$1].image, $1) }
     var logits = [Float](repeating: 0, count: 2 * pairs.count)
     let size = Swift.max(batchSize, 1), queries = configuration.queries
-    for start in stride(from: 0, to: order.count, by: size) {
-      let members = Array(order[start..<Swift.min(start + size, order.count)])
-      var images: [Int] = [], local: [Int: Int] = [:]
-      for member in members where local[pairs[member].image] == nil {
-        local[pairs[member].image] = images.count
-        images.append(pairs[member].image)
-      }
-      let image = try imageContext(imageFeatures.rows(images)).selecting(members.map { local[pairs[$0].image]! })
-      let text = texts.selecting(members.map { pairs[$0].text })
-      let mask = try selfAttentionMask(.bidirectional, queries: queries, text: text)
-      let joint = try encode(image: image, text: text, mask: mask)  // [B, Q + L, hidden]
-      let chunk = matchingHead(joint.sliced(axis: 1, 0..<queries)).mean(axis: 1).data  // [B, 2]
-      for (row, member) in members.enumerated() {
-        logits[2 * member] = chunk[2 * row]
-        logits[2 * member + 1] = chunk[2 * row + 1]
+    let images = Array(Set(pairs.map(\.image))).sorted()
+    var pairsOfImage: [Int: [Int]] = [:]
+    for (index, pair) in pairs.enumerated() { pairsOfImage[pair.image, default: []].append(index) }
+    for blockStart in stride(from: 0, to: images.count, by: Swift.max(imageBlock, 1)) {
+      let block = Array(images[blockStart..<Swift.min(blockStart + Swift.max(imageBlock, 1), images.count)])
+      let local = Dictionary(uniqueKeysWithValues: block.enumerated().map { ($1, $0) })
+      let context = try imageContext(imageFeatures.rows(block))
+      let members = block.flatMap { pairsOfImage[$0]! }
+        .sorted { (texts.validLengths[pairs[$0].text], $0) < (texts.validLengths[pairs[$1].text], $1) }
+      for start in stride(from: 0, to: members.count, by: size) {
+        let chunk = Array(members[start..<Swift.min(start + size, members.count)])
+        let text = texts.selecting(chunk.map { pairs[$0].text }).trimmed()
+        let mask = try selfAttentionMask(.bidirectional, queries: queries, text: text)
+        let joint = try encode(image: context.selecting(chunk.map { local[pairs[$0].image]! }), text: text, mask: mask)
+        let scores = matchingHead(joint.sliced(axis: 1, 0..<queries)).mean(axis: 1).data  // [B, 2]
+        for (row, pair) in chunk.enumerated() {
+          logits[2 * pair] = scores[2 * row]
+          logits[2 * pair + 1] = scores[2 * row + 1]
+        }
       }
     }
     return logits

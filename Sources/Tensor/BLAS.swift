@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Threading is ours, not OpenBLAS's: OpenBLAS runs single-threaded (its idle workers spin and would
 /// steal the cores from our other kernels), and a large product is split into blocks of C's rows (or
-/// columns) computed on `Threads.count` threads.
+/// columns) computed on `Threads.count` threads (the `WorkerPool`).
 @inline(__always)
 func gemm(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -27,26 +27,24 @@ func gemm(
   BLASSetup.once()
   let threads = Threads.cached
   let work = m * n * k
-  if threads > 1 && work >= 1 << 20 && !ParallelRegion.isActive {
+  if threads > 1 && work >= 1 << 20 {
     let splitRows = m >= n
     let extent = splitRows ? m : n
     let parts = Swift.min(threads, Swift.max(1, extent / 16))
-    if parts > 1 {
-      let box = UncheckedSendable(value: (a, b, c))
-      DispatchQueue.concurrentPerform(iterations: parts) { part in
-        let (a, b, c) = box.value
-        // Block boundaries on multiples of 16 keep the kernels' panels aligned.
-        let start = (extent * part / parts) & ~15
-        let end = part == parts - 1 ? extent : (extent * (part + 1) / parts) & ~15
-        if end <= start { return }
-        if splitRows {
-          let aBlock = transposeA ? a + start : a + start * lda
-          sgemmCall(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
-        } else {
-          let bBlock = transposeB ? b + start * ldb : b + start
-          sgemmCall(transposeA, transposeB, m, end - start, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
-        }
+    // Inside another parallel region (or with the pool busy) `run` declines and the product runs whole below.
+    if parts > 1 && WorkerPool.shared.run(parts: parts, { part in
+      // Block boundaries on multiples of 16 keep the kernels' panels aligned.
+      let start = (extent * part / parts) & ~15
+      let end = part == parts - 1 ? extent : (extent * (part + 1) / parts) & ~15
+      if end <= start { return }
+      if splitRows {
+        let aBlock = transposeA ? a + start : a + start * lda
+        sgemmCall(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
+      } else {
+        let bBlock = transposeB ? b + start * ldb : b + start
+        sgemmCall(transposeA, transposeB, m, end - start, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
       }
+    }) {
       return
     }
   }
@@ -81,11 +79,6 @@ enum BLASSetup {
   }()
 
   @inline(__always) static func once() { _ = configured }
-}
-
-/// Whether the current thread is inside a `parallelFor` worker (then `gemm` does not split further).
-enum ParallelRegion {
-  static var isActive: Bool { Thread.current.threadDictionary["blip2lab.parallel"] != nil }
 }
 
 /// The number of threads Blip2Lab's kernels use: `OPENBLAS_NUM_THREADS` when set, else all cores.
@@ -124,18 +117,11 @@ func parallelFor(_ count: Int, grain: Int = 32_768, _ body: (Range<Int>) -> Void
     body(0..<count)
     return
   }
-  withoutActuallyEscaping(body) { escapable in
-    let box = UncheckedSendable(value: escapable)
-    DispatchQueue.concurrentPerform(iterations: threads) { chunk in
-      let start = count * chunk / threads
-      let end = count * (chunk + 1) / threads
-      let dictionary = Thread.current.threadDictionary
-      let outer = dictionary["blip2lab.parallel"]
-      dictionary["blip2lab.parallel"] = true
-      box.value(start..<end)
-      dictionary["blip2lab.parallel"] = outer
-    }
+  let ran = WorkerPool.shared.run(parts: threads) { chunk in
+    body((count * chunk / threads)..<(count * (chunk + 1) / threads))
   }
+  // The pool was busy (a parallel region inside another, or another thread's): run on this thread.
+  if !ran { body(0..<count) }
 }
 
 extension Threads {

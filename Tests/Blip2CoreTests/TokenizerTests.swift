@@ -19,6 +19,16 @@ struct TokenizerTests {
     #expect(tokenizer.id(of: "[DEC]") == 6)
   }
 
+  @Test("a token batch selects rows and trims the padding columns every row has")
+  func tokenBatchTrimming() {
+    let batch = TokenBatch([[4, 9, 9, 9], [4, 8], [4, 8, 7]], padId: 0, length: 6)
+    let picked = batch.selecting([2, 1])
+    #expect(picked.length == 6 && picked.validLengths == [3, 2] && picked.sequence(0) == [4, 8, 7])
+    let trimmed = picked.trimmed()
+    #expect(trimmed.length == 3 && trimmed.ids == [4, 8, 7, 4, 8, 0] && trimmed.validLengths == [3, 2])
+    #expect(batch.trimmed().length == 4 && trimmed.trimmed() == trimmed)
+  }
+
   @Test("ids do not depend on the order or case of the word list, or on duplicates")
   func determinism() {
     let shuffled = WordTokenizer(words: ["Blue", "square", "and", "shapes", "two", ":", ".", ",", "?", "colour", "what",

@@ -193,13 +193,16 @@ struct ObjectiveTests {
                                           text: texts.selecting(pairs.map(\.text)))
     let alignedProbabilities = try qformer.matchProbabilities(imageFeatures: features.rows(pairs.map(\.image)),
                                                               text: texts.selecting(pairs.map(\.text)))
-    for batchSize in [1, 2, 3, 128] {
-      let scores = try qformer.matchScores(imageFeatures: features, texts: texts, pairs: pairs, batchSize: batchSize)
-      let probabilities = try qformer.matchProbabilities(imageFeatures: features, texts: texts, pairs: pairs,
-                                                         batchSize: batchSize)
+    for (batchSize, imageBlock) in [(1, 256), (2, 1), (3, 2), (128, 256)] {
+      let logits = try qformer.matchLogits(imageFeatures: features, texts: texts, pairs: pairs, batchSize: batchSize,
+                                           imageBlock: imageBlock)
+      let scores = (0..<pairs.count).map { logits[2 * $0 + 1] }
+      let probabilities = (0..<pairs.count).map { 1 / (1 + Foundation.exp(logits[2 * $0] - logits[2 * $0 + 1])) }
       #expect(zip(scores, aligned).allSatisfy { abs($0 - $1) < 1e-5 }, "batch \(batchSize): \(scores) vs \(aligned)")
       #expect(zip(probabilities, alignedProbabilities).allSatisfy { abs($0 - $1) < 1e-6 })
     }
+    let viaProtocol = try qformer.matchScores(imageFeatures: features, texts: texts, pairs: pairs, batchSize: 2)
+    #expect(zip(viaProtocol, aligned).allSatisfy { abs($0 - $1) < 1e-5 })
     #expect(throws: QFormerError.self) {
       try qformer.matchScores(imageFeatures: features, texts: texts, pairs: [(3, 0)], batchSize: 4)
     }

@@ -196,13 +196,17 @@ public struct CaptionCorrupter: Sendable, Equatable {
 
 /// Any caption dataset with a fraction of its captions corrupted (in the training split, by default), the
 /// corruptions recorded. Images, questions and example ids are the base's.
-public final class NoisyCaptionDataset: CorruptionRecording {
+public final class NoisyCaptionDataset: CorruptionRecording, @unchecked Sendable {
   /// The clean data.
   public let base: any Dataset
   /// What is corrupted, how, with which seed.
   public let corrupter: CaptionCorrupter
   /// The splits corrupted (evaluation splits stay clean by default).
   public let splits: Set<Split>
+  // Each example's corruptions, once drawn (they are a pure function of split, index and seed; drawing them parses
+  // the captions' words, which cost a training step 40 ms a batch before this). Guarded by `lock`.
+  private var drawn: [Split: [Int: [CaptionCorruption?]]] = [:]
+  private let lock = NSLock()
 
   /// `base` with noisy captions in `splits`.
   public init(base: any Dataset, corrupter: CaptionCorrupter, splits: Set<Split> = [.train]) {
@@ -239,12 +243,18 @@ public final class NoisyCaptionDataset: CorruptionRecording {
     guard splits.contains(split), corrupter.fraction > 0 else {
       return (example, [CaptionCorruption?](repeating: nil, count: example.captions.count))
     }
-    let count = base.count(split)
-    let records = try corrupter.corruptions(of: example.captions, split: split, index: index) { rng in
-      guard count > 1 else { return nil }
-      let other = (index + 1 + rng.nextInt(below: count - 1)) % count
-      let captions = try base.example(split, other).captions
-      return captions.isEmpty ? nil : captions[rng.nextInt(below: captions.count)]
+    let records: [CaptionCorruption?]
+    if let known = lock.withLock({ drawn[split]?[index] }) {
+      records = known
+    } else {
+      let count = base.count(split)
+      records = try corrupter.corruptions(of: example.captions, split: split, index: index) { rng in
+        guard count > 1 else { return nil }
+        let other = (index + 1 + rng.nextInt(below: count - 1)) % count
+        let captions = try base.example(split, other).captions
+        return captions.isEmpty ? nil : captions[rng.nextInt(below: captions.count)]
+      }
+      lock.withLock { drawn[split, default: [:]][index] = records }
     }
     for (number, record) in records.enumerated() {
       if let record { example.captions[number] = record.corrupted }

@@ -164,4 +164,12 @@ public struct TokenBatch: Sendable, Equatable {
     TokenBatch(ids: indices.flatMap { i in ids[(i * length)..<((i + 1) * length)] }, batch: indices.count,
                length: length, validLengths: indices.map { validLengths[$0] })
   }
+
+  /// The batch padded only to its longest sequence (the padding columns every sequence has are dropped).
+  public func trimmed() -> TokenBatch {
+    let longest = validLengths.max() ?? 0
+    guard longest < length else { return self }
+    return TokenBatch(ids: (0..<batch).flatMap { b in ids[(b * length)..<(b * length + longest)] }, batch: batch,
+                      length: longest, validLengths: validLengths)
+  }
 }
