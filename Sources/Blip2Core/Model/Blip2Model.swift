@@ -1,6 +1,7 @@
 // A composed BLIP-2 model: frozen image encoder → trainable bridge → trainable projection → frozen LM.
 
 import Foundation
+import Synchronization
 import Tensor
 
 /// One part of a composed model, for listings and model graphs.
@@ -29,8 +30,9 @@ public final class Blip2Model {
   public let languageModel: (any LanguageModel)?
   /// bridge.outputDim → lm.embeddingDim (LAVIS: `opt_proj` / `t5_proj`); nil without an LM.
   public let projection: Linear?
-  /// Frozen image features by example id (the encoder is frozen, so each image is encoded once).
-  public let featureCache = FeatureCache()
+  /// Frozen image features by example id (the encoder is frozen, so each image is encoded once), shared by every
+  /// model composed with an encoder of the same kind and weights (e.g. the runs of a sweep).
+  public let featureCache: FeatureCache
 
   /// Composes the parts; the encoder and the LM are frozen here (BLIP-2's premise).
   public init(encoder: any ImageEncoder, bridge: any Bridge, languageModel: (any LanguageModel)?, seed: UInt64 = 0) {
@@ -39,6 +41,7 @@ public final class Blip2Model {
     self.languageModel = languageModel
     encoder.module.freeze()
     encoder.module.eval()
+    featureCache = FeatureCache.shared(for: encoder)
     if let languageModel {
       languageModel.module.freeze()
       languageModel.module.eval()
@@ -133,12 +136,37 @@ public final class FeatureCache: @unchecked Sendable {
   /// An empty cache.
   public init() {}
 
+  private static let registry = Mutex<[String: FeatureCache]>([:])
+
+  /// The process's cache for the features of `encoder` as its weights are now (one per kind, summary and weights).
+  public static func shared(for encoder: any ImageEncoder) -> FeatureCache {
+    let key = stableHash([encoder.kind, encoder.summary, encoder.module.contentFingerprint])
+    return registry.withLock { caches in
+      if let cache = caches[key] { return cache }
+      let cache = FeatureCache()
+      caches[key] = cache
+      return cache
+    }
+  }
+
   /// How many images are cached.
   public var count: Int { lock.withLock { stored.count } }
 
+  /// The key of an example's image: its id and a hash of its pixels (a shared cache sees many datasets, and two
+  /// of them may reuse an id for different pictures).
+  static func key(_ example: Example) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    example.image.pixels.withUnsafeBufferPointer { pixels in
+      for value in pixels { hash = (hash ^ UInt64(value.bitPattern)) &* 0x0000_0100_0000_01B3 }
+    }
+    return example.id + "#" + String(hash, radix: 16)
+  }
+
   /// [B, N, D] features of `examples`, running `encoder` (no-grad, eval) on the missing ones only.
   public func features(_ examples: [Example], encoder: any ImageEncoder) throws -> Tensor {
-    let missing = lock.withLock { examples.filter { stored[$0.id] == nil } }
+    let keys = examples.map(Self.key)
+    let missingIndices = lock.withLock { keys.indices.filter { stored[keys[$0]] == nil } }
+    let missing = missingIndices.map { examples[$0] }
     if !missing.isEmpty {
       let size = encoder.imageSize
       for example in missing where example.image.width != size || example.image.height != size {
@@ -150,14 +178,14 @@ public final class FeatureCache: @unchecked Sendable {
       let perImage = encoded.count / missing.count
       lock.withLock {
         tokenShape = Array(encoded.shape.dropFirst())
-        for (i, example) in missing.enumerated() {
-          stored[example.id] = Array(encoded.data[(i * perImage)..<((i + 1) * perImage)])
+        for (i, index) in missingIndices.enumerated() {
+          stored[keys[index]] = Array(encoded.data[(i * perImage)..<((i + 1) * perImage)])
         }
       }
     }
     return lock.withLock {
       let shape = tokenShape ?? [0, 0]
-      return Tensor(shape: [examples.count] + shape, data: examples.flatMap { stored[$0.id]! })
+      return Tensor(shape: [examples.count] + shape, data: keys.flatMap { stored[$0]! })
     }
   }
 }
