@@ -117,6 +117,19 @@ public final class Tensor: @unchecked Sendable {
     grad!.withUnsafeMutableBufferPointer { body($0) }
   }
 
+  /// Adds into this tensor's gradient through a body that computes `result = beta · result + update` and
+  /// overwrites every element: on first use the buffer is uninitialized and `beta` is 0 (no zero-fill pass for a
+  /// matrix product to read back), afterwards `beta` is 1.
+  func accumulateGrad(scaling body: (UnsafeMutableBufferPointer<Float>, _ beta: Float) -> Void) {
+    if grad == nil {
+      var fresh = uninitializedFloats(count)
+      fresh.withUnsafeMutableBufferPointer { body($0, 0) }
+      grad = fresh
+      return
+    }
+    grad!.withUnsafeMutableBufferPointer { body($0, 1) }
+  }
+
   /// Adds `values` (same layout) into this tensor's gradient.
   func accumulateGrad(_ values: [Float]) {
     precondition(values.count == count, "internal: gradient of \(values.count) for tensor of \(count)")

@@ -124,19 +124,19 @@ extension Tensor {
       g.withUnsafeBufferPointer { pg in
         let pg = pg.baseAddress!
         if x.requiresGrad {  // dx[rows,in] = dy[rows,out] · W[out,in]
-          x.accumulateGrad { gx in
+          x.accumulateGrad { gx, beta in
             weight.data.withUnsafeBufferPointer { pw in
               gemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
-                   a: pg, lda: outFeatures, b: pw.baseAddress!, ldb: inFeatures, beta: 1,
+                   a: pg, lda: outFeatures, b: pw.baseAddress!, ldb: inFeatures, beta: beta,
                    c: gx.baseAddress!, ldc: inFeatures)
             }
           }
         }
         if weight.requiresGrad {  // dW[out,in] = dyᵀ[out,rows] · x[rows,in]
-          weight.accumulateGrad { gw in
+          weight.accumulateGrad { gw, beta in
             x.data.withUnsafeBufferPointer { px in
               gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
-                   a: pg, lda: outFeatures, b: px.baseAddress!, ldb: inFeatures, beta: 1,
+                   a: pg, lda: outFeatures, b: px.baseAddress!, ldb: inFeatures, beta: beta,
                    c: gw.baseAddress!, ldc: inFeatures)
             }
           }

@@ -162,26 +162,50 @@ extension Tensor {
 
   /// Inverted dropout: zeroes each element with probability `p` and scales the rest by 1/(1−p).
   /// Returns the input unchanged when `training` is false or `p` is 0.
+  ///
+  /// The mask is a counter-based stream: one draw from `rng` seeds it, and element i is kept when a 24-bit
+  /// uniform number from SplitMix64's mix of (seed, i / 2) (the high or the low half of its bits) is at least
+  /// p·2²⁴. So the mask is the same whatever the thread count, and threads draw it in parallel.
   public func dropout(_ p: Float, training: Bool, rng: inout RandomGenerator) -> Tensor {
     precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
     guard training && p > 0 else { return self }
     let scale = 1 / (1 - p)
-    var keep = [Float](repeating: 0, count: count)
-    var out = data
-    var generator = rng  // a local copy the loop keeps in registers
-    keep.withUnsafeMutableBufferPointer { k in
-      out.withUnsafeMutableBufferPointer { o in
-        for i in 0..<k.count {
-          let factor: Float = generator.nextFloat() >= p ? scale : 0
-          k[i] = factor
-          o[i] *= factor
+    let seed = rng.next()
+    let threshold = UInt64((Double(p) * 16_777_216).rounded(.up))
+    let n = count
+    var keep = uninitializedFloats(n)
+    var out = uninitializedFloats(n)
+    data.withUnsafeBufferPointer { x in
+      keep.withUnsafeMutableBufferPointer { k in
+        out.withUnsafeMutableBufferPointer { o in
+          let (x, k, o) = (x.baseAddress!, k.baseAddress!, o.baseAddress!)
+          parallelFor((n + 1) / 2, grain: 16_384) { pairs in
+            for pair in pairs {
+              var z = seed &+ UInt64(pair) &* 0x9E37_79B9_7F4A_7C15
+              z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+              z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+              z ^= z >> 31
+              let first = 2 * pair
+              let high: Float = z >> 40 >= threshold ? scale : 0
+              k[first] = high
+              o[first] = x[first] * high
+              if first + 1 < n {
+                let low: Float = (z >> 8) & 0xFF_FFFF >= threshold ? scale : 0
+                k[first + 1] = low
+                o[first + 1] = x[first + 1] * low
+              }
+            }
+          }
         }
       }
     }
-    rng = generator
     let x = self
     return Tensor.record(.dropout, shape: shape, data: out, inputs: [self]) { g in
-      x.accumulateGrad { gx in for i in 0..<gx.count { gx[i] += g[i] * keep[i] } }
+      x.accumulateGrad { gx in
+        keep.withUnsafeBufferPointer { k in
+          g.withUnsafeBufferPointer { g in for i in 0..<gx.count { gx[i] += g[i] * k[i] } }
+        }
+      }
     }
   }
 }
