@@ -13,10 +13,21 @@ extension QFormer: MatchProbabilityScorer {
       throw QFormerError.invalidInput("ITM pairs image i with text i: \(imageFeatures.shape) image features "
         + "for \(text.batch) texts")
     }
+    return try jointMatchLogits(image: try imageContext(imageFeatures), text: text)
+  }
+
+  /// `itm_head` averaged over the query outputs of a joint pass over prepared images and their texts
+  /// (bidirectional mask + padding): [B, 2].
+  private func jointMatchLogits(image: ImageContext, text: TokenBatch) throws -> Tensor {
     let queries = configuration.queries
     let mask = try selfAttentionMask(.bidirectional, queries: queries, text: text)
-    let joint = try encode(imageFeatures: imageFeatures, text: text, mask: mask)  // [B, Q + L, hidden]
+    let joint = try encode(image: image, text: text, mask: mask)  // [B, Q + L, hidden]
     return matchingHead(joint.sliced(axis: 1, 0..<queries)).mean(axis: 1)  // [B, 2]
+  }
+
+  /// P(match) from a row of ITM logits [no match, match] at `row`: the softmax's second entry.
+  private static func matchProbability(_ logits: [Float], row: Int) -> Float {
+    1 / (1 + Foundation.exp(logits[2 * row] - logits[2 * row + 1]))
   }
 
   /// The ITM logits (no match, match) of `pairs` of an image of `imageFeatures` [I, N, imageWidth] and a text of
@@ -34,7 +45,7 @@ extension QFormer: MatchProbabilityScorer {
         + "images and \(texts.batch) texts")
     }
     var logits = [Float](repeating: 0, count: 2 * pairs.count)
-    let size = Swift.max(batchSize, 1), queries = configuration.queries
+    let size = Swift.max(batchSize, 1)
     let images = Array(Set(pairs.map(\.image))).sorted()
     var pairsOfImage: [Int: [Int]] = [:]
     for (index, pair) in pairs.enumerated() { pairsOfImage[pair.image, default: []].append(index) }
@@ -46,10 +57,8 @@ extension QFormer: MatchProbabilityScorer {
         .sorted { (texts.validLengths[pairs[$0].text], $0) < (texts.validLengths[pairs[$1].text], $1) }
       for start in stride(from: 0, to: members.count, by: size) {
         let chunk = Array(members[start..<Swift.min(start + size, members.count)])
-        let text = texts.selecting(chunk.map { pairs[$0].text }).trimmed()
-        let mask = try selfAttentionMask(.bidirectional, queries: queries, text: text)
-        let joint = try encode(image: context.selecting(chunk.map { local[pairs[$0].image]! }), text: text, mask: mask)
-        let scores = matchingHead(joint.sliced(axis: 1, 0..<queries)).mean(axis: 1).data  // [B, 2]
+        let scores = try jointMatchLogits(image: context.selecting(chunk.map { local[pairs[$0].image]! }),
+                                          text: texts.selecting(chunk.map { pairs[$0].text }).trimmed()).data  // [B, 2]
         for (row, pair) in chunk.enumerated() {
           logits[2 * pair] = scores[2 * row]
           logits[2 * pair + 1] = scores[2 * row + 1]
@@ -62,7 +71,7 @@ extension QFormer: MatchProbabilityScorer {
   public func matchProbabilities(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
                                  batchSize: Int) throws -> [Float] {
     let logits = try matchLogits(imageFeatures: imageFeatures, texts: texts, pairs: pairs, batchSize: batchSize)
-    return (0..<pairs.count).map { 1 / (1 + Foundation.exp(logits[2 * $0] - logits[2 * $0 + 1])) }
+    return (0..<pairs.count).map { Self.matchProbability(logits, row: $0) }
   }
 
   public func matchScores(imageFeatures: Tensor, texts: TokenBatch, pairs: [(image: Int, text: Int)],
@@ -74,6 +83,6 @@ extension QFormer: MatchProbabilityScorer {
   /// The probability of "match" for aligned pairs (image i with text i): softmax over ITM's two logits.
   public func matchProbabilities(imageFeatures: Tensor, text: TokenBatch) throws -> [Float] {
     let logits = try matchLogits(imageFeatures: imageFeatures, text: text).data
-    return (0..<text.batch).map { 1 / (1 + Foundation.exp(logits[2 * $0] - logits[2 * $0 + 1])) }
+    return (0..<text.batch).map { Self.matchProbability(logits, row: $0) }
   }
 }
