@@ -193,3 +193,26 @@ extension ShapesDataset: ProbeLabelledDataset {
     return labels
   }
 }
+
+extension ShapesDataset: ImageTaggedDataset {
+  /// Each kind, each colour, each colour-kind pair (the binding of the two), each size-kind pair, and the shape
+  /// count: the image-level labels an ImageNet-style encoder would be trained on.
+  public var tagVocabulary: [String] {
+    ShapeKind.allCases.map { "kind \($0.rawValue)" } + ShapeColour.allCases.map { "colour \($0.rawValue)" }
+      + Combination.all.map(\.description)
+      + ShapeSize.allCases.flatMap { size in ShapeKind.allCases.map { "\(size.rawValue) \($0.rawValue)" } }
+      + (1...configuration.maxShapes).map { "count \($0)" }
+  }
+
+  /// The tags of the shapes in the scene of example `index` (positions in `tagVocabulary`, each once).
+  public func tags(_ split: Split, _ index: Int) throws -> [Int] {
+    let shapes = try scene(split, index).shapes
+    let position = Dictionary(uniqueKeysWithValues: tagVocabulary.enumerated().map { ($1, $0) })
+    var names = ["count \(shapes.count)"]
+    for shape in shapes {
+      names += ["kind \(shape.kind.rawValue)", "colour \(shape.colour.rawValue)", shape.combination.description,
+                "\(shape.size.rawValue) \(shape.kind.rawValue)"]
+    }
+    return Set(names.compactMap { position[$0] }).sorted()
+  }
+}

@@ -274,4 +274,22 @@ struct ShapesDatasetTests {
     }
     #expect(lone > 5 && lone < 40)
   }
+
+  @Test("tags: each shape's kind, colour, colour-kind and size-kind pair, and the count, each once, from a fixed vocabulary")
+  func tags() throws {
+    let data = try dataset { $0.train = 40 }
+    let vocabulary = data.tagVocabulary
+    #expect(vocabulary.count == 5 + 7 + 35 + 10 + 3 && Set(vocabulary).count == vocabulary.count)
+    #expect(vocabulary.contains("red circle") && vocabulary.contains("kind star") && vocabulary.contains("large cross"))
+    for index in 0..<40 {
+      let scene = try data.scene(.train, index), tags = try data.tags(.train, index)
+      #expect(tags == tags.sorted() && Set(tags).count == tags.count)
+      var expected: Set<String> = ["count \(scene.shapes.count)"]
+      for shape in scene.shapes {
+        expected.formUnion(["kind \(shape.kind.rawValue)", "colour \(shape.colour.rawValue)",
+                            "\(shape.colour.rawValue) \(shape.kind.rawValue)", "\(shape.size.rawValue) \(shape.kind.rawValue)"])
+      }
+      #expect(Set(tags.map { vocabulary[$0] }) == expected, "image \(index)")
+    }
+  }
 }

@@ -26,12 +26,21 @@ public protocol ImagePretrainingObjective: AnyObject {
   var needsCaptions: Bool { get }
   /// The loss of a batch of pixels and each image's captions (image-only objectives ignore them).
   func pretrainingLoss(_ pixels: Tensor, captions: [[String]], rng: inout RandomGenerator) throws -> Tensor
+  /// Whether the objective reads each image's tags (`ImageTaggedDataset`, supervised tagging).
+  var needsTags: Bool { get }
+  /// The loss of a batch of pixels, their captions and each image's tags (positions in the dataset's tag
+  /// vocabulary); objectives that need no tags ignore them.
+  func pretrainingLoss(_ pixels: Tensor, captions: [[String]], tags: [[Int]], rng: inout RandomGenerator) throws -> Tensor
 }
 
 extension ImagePretrainingObjective {
   public var needsCaptions: Bool { false }
   public func pretrainingLoss(_ pixels: Tensor, captions: [[String]], rng: inout RandomGenerator) throws -> Tensor {
     try pretrainingLoss(pixels, rng: &rng)
+  }
+  public var needsTags: Bool { false }
+  public func pretrainingLoss(_ pixels: Tensor, captions: [[String]], tags: [[Int]], rng: inout RandomGenerator) throws -> Tensor {
+    try pretrainingLoss(pixels, captions: captions, rng: &rng)
   }
 }
 
@@ -46,6 +55,9 @@ public enum ImagePretrainingMethod: String, CaseIterable, Sendable {
   /// Each image matched to its own caption among the batch's (`ImageTextContrastivePretraining`, CLIP): the way
   /// BLIP-2's frozen encoders were made. The only one that reads text; its text tower is dropped afterwards.
   case clip
+  /// Multi-label classification of each image's tags (`TaggingPretraining`, the dataset's `ImageTaggedDataset`):
+  /// supervised, as ImageNet-trained encoders were made; labels, no text.
+  case tags
 
   /// Whether the method needs the encoder's own masked-patch objective (`SelfSupervisedImageEncoder`).
   public var needsMaskedObjective: Bool { self == .masked || self == .both }
@@ -92,6 +104,12 @@ public struct FrozenPartsPretraining {
       }
       return maskable.pretrainingObjective(seed: seed)
     }
+    func tagVocabulary() throws -> [String] {
+      guard let tagged = data as? any ImageTaggedDataset else {
+        throw TrainingError.invalidSetting("\(data.name) gives no image tags to pre-train on; use the masked, contrastive or clip objective")
+      }
+      return tagged.tagVocabulary
+    }
     let objective: any ImagePretrainingObjective = switch method {
     case .masked: try maskedObjective()
     case .contrastive: ContrastiveImagePretraining(encoder: encoder, seed: mixSeed(seed, 1))
@@ -101,6 +119,7 @@ public struct FrozenPartsPretraining {
       encoder: encoder, captions: try (0..<data.count(.train)).flatMap { try data.text(.train, $0).captions },
       hardNegativeWords: hardNegatives ? ((data as? any CorruptionVocabularyProviding)?.corruptionVocabulary ?? .english).shapes : nil,
       seed: mixSeed(seed, 2))
+    case .tags: TaggingPretraining(encoder: encoder, vocabulary: try tagVocabulary(), seed: mixSeed(seed, 3))
     }
     let key = stableHash(["encoder", encoder.kind, encoder.summary, objective.summary, encoder.module.contentFingerprint,
                           data.name, "\(settings)"])
@@ -109,14 +128,17 @@ public struct FrozenPartsPretraining {
                               parameters: objective.module.namedParameters())
     objective.module.train()
     defer { objective.module.eval() }
-    log("pre-training the image encoder (\(encoder.summary)) on \(objective.needsCaptions ? "images and their captions" : "images only") (\(objective.summary)), \(settings.steps) steps"
+    let tagSource = data as? any ImageTaggedDataset
+    let reads = objective.needsCaptions ? "images and their captions" : objective.needsTags ? "images and their tags" : "images only"
+    log("pre-training the image encoder (\(encoder.summary)) on \(reads) (\(objective.summary)), \(settings.steps) steps"
       + (directory.map { " (cached in \($0.path))" } ?? ""))
     return try trainer.run(datasetCount: data.count(.train), report: { onStep?("encoder", $0) }) { input, rng in
       let size = encoder.imageSize
       let examples = try input.indices.map { try data.example(.train, $0) }
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
       // Image-only objectives ignore the captions (the protocol's default).
-      let loss = try objective.pretrainingLoss(pixels, captions: examples.map(\.captions), rng: &rng)
+      let tags = try objective.needsTags ? input.indices.map { try tagSource?.tags(.train, $0) ?? [] } : []
+      let loss = try objective.pretrainingLoss(pixels, captions: examples.map(\.captions), tags: tags, rng: &rng)
       return ObjectiveLosses(total: loss, values: [method == .masked ? "reconstruction" : method.rawValue: loss.item])
     }
   }
