@@ -7,7 +7,48 @@ import Tensor
 
 @testable import Blip2Core
 
+/// 2x2 images, each bright in colour channel `index % 3` (noise elsewhere); tagged with that channel, or untagged.
+private final class LitChannels: Dataset, @unchecked Sendable {
+  var name: String { "lit channels" }
+  var imageSize: Int { 2 }
+  func count(_ split: Split) -> Int { split == .train ? 48 : 0 }
+  func example(_ split: Split, _ index: Int) throws -> Example {
+    var rng = RandomGenerator(seed: UInt64(index) &+ 11)
+    var pixels = (0..<12).map { _ in 0.2 * rng.nextFloat() }
+    for p in 0..<4 { pixels[(index % 3) * 4 + p] = 1 }
+    return Example(id: "lit-\(index)", image: Image(width: 2, height: 2, pixels: pixels), captions: [])
+  }
+}
+
+private final class TaggedLitChannels: ImageTaggedDataset, @unchecked Sendable {
+  let images = LitChannels()
+  var name: String { "tagged lit channels" }
+  var imageSize: Int { 2 }
+  func count(_ split: Split) -> Int { images.count(split) }
+  func example(_ split: Split, _ index: Int) throws -> Example { try images.example(split, index) }
+  var tagVocabulary: [String] { ["red", "green", "blue"] }
+  func tags(_ split: Split, _ index: Int) throws -> [Int] { [index % 3] }
+}
+
 @Suite struct TaggingPretrainingTests {
+  @Test("pre-training by tags reads each image's own tags through the trainer, and needs a tagged dataset")
+  func pretrainingReadsTheDatasetsTags() throws {
+    var losses: [Float] = []
+    var pretraining = FrozenPartsPretraining(cacheDirectory: nil)
+    pretraining.log = { _ in }
+    pretraining.onStep = { _, report in losses.append(report.losses["tags"] ?? .nan) }
+    let settings = TrainerSettings(steps: 120, batchSize: 12, learningRate: 3e-2, weightDecay: 0)
+    _ = try pretraining.pretrainEncoder(LinearTokens(), data: TaggedLitChannels(), settings: settings, method: .tags)
+    #expect(losses.count == 120 && losses.allSatisfy(\.isFinite))
+    // Wrong tags (another image's) could not be learned: the loss would stay near its prior (~0.64).
+    #expect(losses.suffix(10).reduce(0, +) / 10 < 0.2, "falls: \(losses.prefix(3)) → \(losses.suffix(3))")
+    #expect {
+      try pretraining.pretrainEncoder(LinearTokens(), data: LitChannels(), settings: settings, method: .tags)
+    } throws: { error in
+      (error as? TrainingError).map { "\($0)".contains("no image tags") } ?? false
+    }
+  }
+
   @Test("the loss is the mean binary cross-entropy log(1 + eˣ) − t·x, stable at large logits")
   func lossIsBinaryCrossEntropy() {
     let logits: [Float] = [0.3, -1.2, 2.5, 0, 40, -40]
