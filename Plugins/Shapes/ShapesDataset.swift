@@ -78,6 +78,8 @@ public final class ShapesDataset: Dataset {
   /// The combinations the train, val and test images are made of.
   public let trainingCombinations: [Combination]
   private let forbidden: Set<Combination>
+  /// Each tag's position in `tagVocabulary` (made once: `tags` looks them up for every training image).
+  private let tagPositions: [String: Int]
 
   /// A dataset with `configuration`.
   /// - Throws: `ShapesError.nothingLeftToTrain` if the held-out combinations cover every pair.
@@ -89,6 +91,7 @@ public final class ShapesDataset: Dataset {
     if trainingCombinations.isEmpty { throw ShapesError.nothingLeftToTrain }
     if configuration.heldOutCombinations.isEmpty { configuration.heldOut = 0 }
     self.configuration = configuration
+    tagPositions = Dictionary(uniqueKeysWithValues: Self.tagVocabulary(maxShapes: configuration.maxShapes).enumerated().map { ($1, $0) })
   }
 
   /// E.g. `shapes(seed 0, 64px, 1-3 shapes, 5 held out)`, with the noise when there is some.
@@ -197,22 +200,23 @@ extension ShapesDataset: ProbeLabelledDataset {
 extension ShapesDataset: ImageTaggedDataset {
   /// Each kind, each colour, each colour-kind pair (the binding of the two), each size-kind pair, and the shape
   /// count: the image-level labels an ImageNet-style encoder would be trained on.
-  public var tagVocabulary: [String] {
+  public var tagVocabulary: [String] { Self.tagVocabulary(maxShapes: configuration.maxShapes) }
+
+  static func tagVocabulary(maxShapes: Int) -> [String] {
     ShapeKind.allCases.map { "kind \($0.rawValue)" } + ShapeColour.allCases.map { "colour \($0.rawValue)" }
       + Combination.all.map(\.description)
       + ShapeSize.allCases.flatMap { size in ShapeKind.allCases.map { "\(size.rawValue) \($0.rawValue)" } }
-      + (1...configuration.maxShapes).map { "count \($0)" }
+      + (1...max(maxShapes, 1)).map { "count \($0)" }
   }
 
   /// The tags of the shapes in the scene of example `index` (positions in `tagVocabulary`, each once).
   public func tags(_ split: Split, _ index: Int) throws -> [Int] {
     let shapes = try scene(split, index).shapes
-    let position = Dictionary(uniqueKeysWithValues: tagVocabulary.enumerated().map { ($1, $0) })
     var names = ["count \(shapes.count)"]
     for shape in shapes {
       names += ["kind \(shape.kind.rawValue)", "colour \(shape.colour.rawValue)", shape.combination.description,
                 "\(shape.size.rawValue) \(shape.kind.rawValue)"]
     }
-    return Set(names.compactMap { position[$0] }).sorted()
+    return Set(names.compactMap { tagPositions[$0] }).sorted()
   }
 }

@@ -104,11 +104,12 @@ public struct FrozenPartsPretraining {
       }
       return maskable.pretrainingObjective(seed: seed)
     }
-    func tagVocabulary() throws -> [String] {
-      guard let tagged = data as? any ImageTaggedDataset else {
+    let tagged = data as? any ImageTaggedDataset
+    func taggedData() throws -> any ImageTaggedDataset {
+      guard let tagged else {
         throw TrainingError.invalidSetting("\(data.name) gives no image tags to pre-train on; use the masked, contrastive or clip objective")
       }
-      return tagged.tagVocabulary
+      return tagged
     }
     let objective: any ImagePretrainingObjective = switch method {
     case .masked: try maskedObjective()
@@ -119,7 +120,7 @@ public struct FrozenPartsPretraining {
       encoder: encoder, captions: try (0..<data.count(.train)).flatMap { try data.text(.train, $0).captions },
       hardNegativeWords: hardNegatives ? ((data as? any CorruptionVocabularyProviding)?.corruptionVocabulary ?? .english).shapes : nil,
       seed: mixSeed(seed, 2))
-    case .tags: TaggingPretraining(encoder: encoder, vocabulary: try tagVocabulary(), seed: mixSeed(seed, 3))
+    case .tags: TaggingPretraining(encoder: encoder, vocabulary: try taggedData().tagVocabulary, seed: mixSeed(seed, 3))
     }
     let key = stableHash(["encoder", encoder.kind, encoder.summary, objective.summary, encoder.module.contentFingerprint,
                           data.name, "\(settings)"])
@@ -128,7 +129,7 @@ public struct FrozenPartsPretraining {
                               parameters: objective.module.namedParameters())
     objective.module.train()
     defer { objective.module.eval() }
-    let tagSource = data as? any ImageTaggedDataset
+    let tagSource = objective.needsTags ? try taggedData() : nil
     let reads = objective.needsCaptions ? "images and their captions" : objective.needsTags ? "images and their tags" : "images only"
     log("pre-training the image encoder (\(encoder.summary)) on \(reads) (\(objective.summary)), \(settings.steps) steps"
       + (directory.map { " (cached in \($0.path))" } ?? ""))
@@ -137,7 +138,7 @@ public struct FrozenPartsPretraining {
       let examples = try input.indices.map { try data.example(.train, $0) }
       let pixels = Tensor(shape: [examples.count, 3, size, size], data: examples.flatMap(\.image.pixels))
       // Image-only objectives ignore the captions (the protocol's default).
-      let tags = try objective.needsTags ? input.indices.map { try tagSource?.tags(.train, $0) ?? [] } : []
+      let tags = try tagSource.map { source in try input.indices.map { try source.tags(.train, $0) } } ?? []
       let loss = try objective.pretrainingLoss(pixels, captions: examples.map(\.captions), tags: tags, rng: &rng)
       return ObjectiveLosses(total: loss, values: [method == .masked ? "reconstruction" : method.rawValue: loss.item])
     }

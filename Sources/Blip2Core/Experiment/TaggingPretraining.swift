@@ -32,7 +32,7 @@ public final class TaggingPretraining: Module, ImagePretrainingObjective, @unche
   public let encoder: any ImageEncoder
   /// The tags the head predicts.
   public let vocabulary: [String]
-  /// Pooled features → one logit per tag.
+  /// A token's features → one logit per tag.
   public let head: Linear
 
   /// The objective around `encoder` for the tags of `vocabulary`; the head's weights from `seed`.
